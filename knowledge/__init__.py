@@ -1,0 +1,1 @@
+"""The playbook: card format and validation, Russian text analysis, embeddings, index, search."""

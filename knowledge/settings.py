@@ -1,0 +1,130 @@
+"""User settings: a TOML file in the config folder, overridable by SUFLER_* environment variables.
+
+pydantic-settings gives typed values, env overrides (``SUFLER_EMBEDDING__MODEL=...``) and a clear
+message naming the bad field; platformdirs gives the per-user folders on every OS.
+``SUFLER_HOME`` puts config and data in one folder (tests, portable installs).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import tomli_w
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+APP_NAME = "sufler"
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+
+# The built-in Russian-capable encoder shipped inside a PyPI package (numpy only, offline).
+BUILTIN_USE = "builtin:use-multilingual"
+NO_MODEL = "none"
+
+
+class SettingsError(Exception):
+    """The settings file cannot be read or holds a bad value."""
+
+
+def config_dir() -> Path:
+    home = os.environ.get("SUFLER_HOME")
+    return Path(home) if home else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def data_dir() -> Path:
+    home = os.environ.get("SUFLER_HOME")
+    return Path(home) if home else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.toml"
+
+
+class EmbeddingSettings(BaseModel):
+    # A sentence-transformers model name (downloaded once into the models folder), a local folder,
+    # "builtin:use-multilingual" (Russian-capable, ships with the app) or "none" (lemmas only).
+    model: str = BUILTIN_USE
+    device: str = "cpu"
+
+
+class IndexSettings(BaseModel):
+    # Empty: Qdrant's embedded engine on disk. A URL (http://host:6333): a Qdrant server.
+    qdrant_url: str = ""
+    qdrant_api_key: str = ""
+    collection: str = "playbook"
+
+
+class PlaybookSettings(BaseModel):
+    # Empty: the playbook bundled with the app.
+    path: str = ""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SUFLER_", env_nested_delimiter="__", extra="ignore")
+
+    language: str = Field(default="ru", pattern="^(ru|en)$")
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    index: IndexSettings = IndexSettings()
+    playbook: PlaybookSettings = PlaybookSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    def playbook_dir(self) -> Path:
+        return Path(self.playbook.path).expanduser() if self.playbook.path else RESOURCES / "kb"
+
+    def models_dir(self) -> Path:
+        return data_dir() / "models"
+
+    def index_dir(self) -> Path:
+        return data_dir() / "index"
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads settings.toml; a broken file is reported with its path, not silently ignored."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        path = settings_path()
+        self._data: dict[str, Any] = {}
+        if path.exists():
+            try:
+                self._data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise SettingsError(f"{path}: не удалось прочитать настройки: {exc}") from exc
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SettingsError(f"{settings_path()}: поле {where}: {first['msg']}") from exc
+
+
+def save_settings(settings: Settings) -> Path:
+    """Write settings atomically (temp file + rename) so a crash never leaves half a file."""
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(tomli_w.dumps(settings.model_dump(mode="json")), encoding="utf-8")
+    os.replace(tmp, path)
+    return path

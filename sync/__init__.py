@@ -1,0 +1,1 @@
+"""What crosses the machine's border: playbook bundles and CRM adapters (no Qt)."""
