@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -121,7 +122,7 @@ def build_edge_index(playbook: Playbook, embedder: Embedder | None, settings: Se
     points, avgdl, vocab = prepare_points(playbook, embedder, tax, progress)
     root = edge_root(settings)
     root.mkdir(parents=True, exist_ok=True)
-    name = f"build-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{playbook.content_hash()[:8]}"
+    name = f"build-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     folder = root / name
     store = EdgeStore.create(folder / "shard", embedder.dim if embedder else None)
     try:

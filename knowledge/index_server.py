@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import uuid
 from dataclasses import asdict
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def build_server_index(playbook: Playbook, embedder: Embedder | None, settings: 
     started = time.perf_counter()
     points, avgdl, vocab = prepare_points(playbook, embedder, tax, progress)
     alias = settings.index.collection
-    collection = f"{alias}-{time.strftime('%Y%m%d-%H%M%S')}-{playbook.content_hash()[:8]}"
+    collection = f"{alias}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     client = connect(settings.index.qdrant_url, settings.index.qdrant_api_key)
     try:
         store = ServerStore.create(client, collection, embedder.dim if embedder else None)
