@@ -4,8 +4,9 @@
 
 Chunks are made from the bundled playbook's own sentences, shuffled into new passages, so their
 lemma vectors look like real cards; the first ``--pool`` passages are embedded for real and the rest
-get blends of two real vectors (embedding 10,000 passages on 2 cores takes minutes). Every configuration is measured in the same
-run against plain numpy brute force on the same vectors (dense dot product + sparse dot product +
+get blends of two real vectors (embedding 10,000 passages on 2 cores takes minutes).
+Every configuration is measured in the same run against plain numpy brute force on the same
+vectors (dense dot product + sparse dot product +
 the same weighted RRF), and the HNSW result is checked against the exact dense top 10.
 Reports medians and p95 (the machines here are shared and noisy: compare ratios, not absolutes).
 """
@@ -19,22 +20,21 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from knowledge.chunking import body_pieces  # noqa: E402
-from knowledge.embeddings import SentenceTransformerEmbedder  # noqa: E402
-from knowledge.index import build_edge_index  # noqa: E402
-from knowledge.playbook import load_playbook  # noqa: E402
-from knowledge.settings import RESOURCES, load_settings  # noqa: E402
-from knowledge.sparse import QueryEncoder, SparseVec, bm25_document, document_terms  # noqa: E402
-from knowledge.store import FusionWeights, Point, SearchFilter  # noqa: E402
-from knowledge.store_edge import EdgeStore  # noqa: E402
-from knowledge.taxonomy import default_taxonomy  # noqa: E402
+from knowledge.chunking import body_pieces
+from knowledge.embeddings import SentenceTransformerEmbedder
+from knowledge.index import build_edge_index
+from knowledge.playbook import load_playbook
+from knowledge.settings import RESOURCES, load_settings
+from knowledge.sparse import QueryEncoder, SparseVec, bm25_document, document_terms
+from knowledge.store import FusionWeights, Point, SearchFilter
+from knowledge.store_edge import EdgeStore
+from knowledge.taxonomy import default_taxonomy
 
 RRF_K = 10
 

@@ -13,10 +13,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from knowledge.cards import KINDS
 from knowledge.embeddings import EmbeddingModelError
+from knowledge.engine import KnowledgeBase
+from knowledge.index import Progress as ProgressFn
 from knowledge.playbook import PlaybookError
 from knowledge.settings import RESOURCES, SettingsError, load_settings, save_settings
 from knowledge.store import IndexError_, SearchFilter
@@ -42,10 +44,10 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _progress() -> tuple[Progress, object]:
+def _progress() -> tuple[Progress, ProgressFn]:
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                         TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def report(stage: str, done: int, total: int) -> None:
         if stage not in tasks:
@@ -55,8 +57,7 @@ def _progress() -> tuple[Progress, object]:
     return progress, report
 
 
-def _knowledge(playbook: Path | None = None):  # type: ignore[no-untyped-def]
-    from knowledge.engine import KnowledgeBase
+def _knowledge(playbook: Path | None = None) -> KnowledgeBase:
 
     return KnowledgeBase(load_settings(), playbook)
 
@@ -119,14 +120,12 @@ def kb_build(directory: Annotated[Path | None, typer.Argument(help="Папка �
     if not target.is_dir():
         raise fail(f"{target}: папка не найдена", 2)
     settings.playbook.path = "" if directory is None else str(target)
-    from knowledge.engine import KnowledgeBase
-
     kb = KnowledgeBase(settings, target)
     _, mode = kb.embedder()
     err.print(f"Режим: {mode.describe()}")
     progress, report = _progress()
     with progress:
-        meta = kb.build(report)  # type: ignore[arg-type]
+        meta = kb.build(report)
     kb.close()
     save_settings(settings)
     typer.echo(f"Индекс построен: {meta.cards} карточек, {meta.chunks} фрагментов за "
@@ -156,7 +155,7 @@ def kb_search(
     _, mode = kb.embedder()
     progress, report = _progress()
     with progress:
-        searcher = kb.searcher(report)  # type: ignore[arg-type]
+        searcher = kb.searcher(report)
     for notice in kb.notices:
         err.print(f"[yellow]{notice.text}[/]")
     if not searcher.hybrid and mode.hybrid:

@@ -58,7 +58,8 @@ def _unit(vectors: npt.NDArray[np.floating]) -> Vectors:
     arr = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(arr, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return arr / norms
+    out: Vectors = (arr / norms).astype(np.float32)
+    return out
 
 
 class SentenceTransformerEmbedder:
@@ -85,7 +86,7 @@ class SentenceTransformerEmbedder:
         prefix = self._prefixes[0] if query else self._prefixes[1]
         vectors = self._model.encode([prefix + t for t in texts], batch_size=64, show_progress_bar=False,
                                      convert_to_numpy=True, normalize_embeddings=True)
-        return _unit(vectors)
+        return _unit(np.asarray(vectors))
 
 
 class UseEmbedder:

@@ -4,6 +4,7 @@ query at 10,000 chunks where qdrant-client's pure-Python local mode needs ~73 ms
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import qdrant_edge as qe
 
@@ -28,7 +29,7 @@ BATCH = 512
 def edge_filter(flt: SearchFilter) -> qe.Filter | None:
     if flt.is_empty():
         return None
-    must: list[object] = []
+    must: list[qe.FieldCondition] = []
     if flt.kind:
         must.append(qe.FieldCondition(key="kind", match=qe.MatchValue(flt.kind)))
     if flt.pipeline:
@@ -37,7 +38,7 @@ def edge_filter(flt: SearchFilter) -> qe.Filter | None:
         must.append(qe.FieldCondition(key="handles", match=qe.MatchValue(flt.handles)))
     if flt.industry:
         must.append(qe.FieldCondition(key="industries", match=qe.MatchAny([flt.industry, ANY_INDUSTRY])))
-    return qe.Filter(must=must)
+    return qe.Filter(must=list(must))
 
 
 class EdgeStore:
@@ -73,7 +74,8 @@ class EdgeStore:
         for start in range(0, len(points), BATCH):
             batch = []
             for p in points[start : start + BATCH]:
-                vector: dict[str, object] = {SPARSE: qe.SparseVector(p.sparse.indices, p.sparse.values)}
+                vector: dict[str, list[float] | qe.SparseVector | list[list[float]]] = {
+                    SPARSE: qe.SparseVector(p.sparse.indices, p.sparse.values)}
                 if p.dense is not None:
                     vector[DENSE] = p.dense
                 batch.append(qe.Point(p.id, vector, p.payload))
@@ -99,7 +101,7 @@ class EdgeStore:
             request = qe.QueryRequest(limit=limit, query=prefetches[0].query, filter=qfilter,
                                       with_payload=True)
         else:
-            fusion = qe.Fusion.Rrf(k=RRF_K, weights=[weights.sparse, weights.dense])
+            fusion: Any = qe.Fusion.Rrf(k=RRF_K, weights=[weights.sparse, weights.dense])  # stub omits Rrf
             request = qe.QueryRequest(limit=limit, prefetches=prefetches, query=fusion, filter=qfilter,
                                       with_payload=True)
         return [Hit(int(p.id), float(p.score), dict(p.payload or {})) for p in self._shard.query(request)]

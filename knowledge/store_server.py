@@ -132,13 +132,10 @@ class _errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
-        if exc is None or isinstance(exc, IndexMissingError):
-            return False
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, UnexpectedResponse | ResponseHandlingException | ConnectionError | TimeoutError):
             detail = str(exc).splitlines()[0][:200]
             raise StoreUnavailableError(f"сервер Qdrant не ответил как ожидалось: {detail}") from exc
-        return False
 
 
 def switch_alias(client: QdrantClient, alias: str, collection: str) -> str | None:

@@ -7,7 +7,7 @@ shown but do not block.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,7 +88,7 @@ class _Checker:
             self.add(card, "kind", f"неизвестный тип '{card.kind}'{_hint(card.kind, KINDS)}; "
                      f"возможные: {', '.join(KINDS)}", "unknown-kind")
 
-    def _ids(self, card: Card, key: str, known: dict[str, str] | dict[str, object], what: str,
+    def _ids(self, card: Card, key: str, known: Mapping[str, object], what: str,
              code: str) -> None:
         for i, value in enumerate(getattr(card, key)):
             if value not in known:

@@ -98,7 +98,7 @@ def test_garbage_pointer_file_is_corruption_not_a_crash(lemma_settings: Settings
     kb = KnowledgeBase(lemma_settings, complete_playbook(tmp_path / "kb"))
     kb.build()
     (edge_root(lemma_settings) / "current.json").write_text("{not json")
-    with pytest.raises(IndexCorruptedError, match="current.json"):
+    with pytest.raises(IndexCorruptedError, match=r"current\.json"):
         open_edge_index(lemma_settings)
     assert kb.searcher().index.meta.cards == 20
 
