@@ -50,7 +50,8 @@ def chunk_id(card_id: str, part: str, n: int) -> int:
 
 
 def plain(markdown: str) -> str:
-    text = _MARKDOWN.sub(" ", markdown)
+    text = re.sub(r"^\s*\|?[\s:|-]*-{3,}[\s:|-]*$", " ", markdown, flags=re.M)  # table rule lines
+    text = _MARKDOWN.sub(" ", text)
     text = re.sub(r"^\s*(?:\d+\.|-)\s+", "", text, flags=re.M)
     return re.sub(r"\s+", " ", text).strip()
 

@@ -77,7 +77,9 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # the library raises many kinds; all mean "not a usable model"
             raise EmbeddingModelError(f"{folder}: не удалось загрузить модель: {exc}") from exc
         self.model_id = model_id
-        dim = self._model.get_sentence_embedding_dimension()
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        dim = get_dim()
         self.dim = int(dim) if dim else int(self._model.encode(["x"]).shape[1])
         # E5-family models are trained with these prefixes.
         self._prefixes = ("query: ", "passage: ") if re.search(r"\be5\b|-e5-", model_id) else ("", "")

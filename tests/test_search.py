@@ -132,3 +132,20 @@ def test_missing_model_falls_back_to_lemmas_and_says_why(sufler_home: Path) -> N
     settings.embedding.model = str(sufler_home / "no-such-folder")
     _, mode = load_embedder(settings)
     assert not mode.hybrid and "не найдена" in mode.reason
+
+
+def test_say_line_travels_whole_and_body_chunks_end_at_sentences() -> None:
+    from knowledge.chunking import card_chunks
+    from knowledge.playbook import load_playbook
+    from knowledge.taxonomy import default_taxonomy
+    from tests.conftest import BUNDLED_KB
+
+    playbook = load_playbook(BUNDLED_KB)
+    for card in playbook.cards:
+        chunks = card_chunks(card, default_taxonomy())
+        if card.say:
+            assert any(card.say in c.text for c in chunks if c.part == "head"), card.id
+        for chunk in chunks:
+            if chunk.part == "body":
+                assert len(chunk.sparse_text.split()) <= 160, card.id
+                assert "---" not in chunk.sparse_text, card.id
