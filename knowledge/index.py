@@ -23,7 +23,7 @@ from knowledge.chunking import Chunk, card_chunks
 from knowledge.embeddings import Embedder
 from knowledge.playbook import Playbook, PlaybookError
 from knowledge.settings import Settings
-from knowledge.sparse import bm25_document, document_terms
+from knowledge.sparse import bm25_document, document_terms, lemma_groups
 from knowledge.store import IndexCorruptedError, IndexMissingError, Point, VectorStore
 from knowledge.store_edge import EdgeStore
 from knowledge.taxonomy import Taxonomy, default_taxonomy
@@ -49,6 +49,7 @@ class IndexMeta:
     built_at: float
     build_seconds: float
     vocabulary: list[str] = field(default_factory=list)
+    synonyms: list[list[str]] = field(default_factory=list)  # lemmatised groups
     meta_version: int = META_VERSION
 
     @classmethod
@@ -137,7 +138,7 @@ def build_edge_index(playbook: Playbook, embedder: Embedder | None, settings: Se
         playbook_name=playbook.name, playbook_version=playbook.version,
         playbook_hash=playbook.content_hash(), cards=len(playbook.cards), chunks=len(points),
         avgdl=avgdl, built_at=time.time(), build_seconds=time.perf_counter() - started,
-        vocabulary=vocab)
+        vocabulary=vocab, synonyms=lemma_groups(playbook.synonyms))
     _write_json(folder / "meta.json", asdict(meta))
     previous = _read_pointer(root)
     _write_json(_pointer(root), {"build": name, "previous": previous})

@@ -21,6 +21,7 @@ from knowledge.index import (
 )
 from knowledge.playbook import Playbook
 from knowledge.settings import Settings
+from knowledge.sparse import lemma_groups
 from knowledge.store import IndexCorruptedError, IndexMissingError
 from knowledge.store_server import ServerStore, connect, drop_collections, switch_alias
 from knowledge.taxonomy import Taxonomy, default_taxonomy
@@ -54,7 +55,7 @@ def build_server_index(playbook: Playbook, embedder: Embedder | None, settings: 
         playbook_name=playbook.name, playbook_version=playbook.version,
         playbook_hash=playbook.content_hash(), cards=len(playbook.cards), chunks=len(points),
         avgdl=avgdl, built_at=time.time(), build_seconds=time.perf_counter() - started,
-        vocabulary=vocab)
+        vocabulary=vocab, synonyms=lemma_groups(playbook.synonyms))
     path = server_meta_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     _write_json(path, asdict(meta))

@@ -25,6 +25,7 @@ class Playbook:
     industries: dict[str, str]
     cards: list[Card]
     unreadable: list[CardFormatError] = field(default_factory=list)
+    synonyms: list[list[str]] = field(default_factory=list)
 
     def by_id(self) -> dict[str, Card]:
         return {c.id: c for c in self.cards}
@@ -46,6 +47,7 @@ class Manifest:
     version: int
     industries: dict[str, str]
     lines: dict[str, int]
+    synonyms: list[list[str]] = field(default_factory=list)
 
 
 def read_manifest(root: Path) -> Manifest:
@@ -80,11 +82,16 @@ def read_manifest(root: Path) -> Manifest:
         version = int(data.get("version") or 0)
     except (TypeError, ValueError) as exc:
         raise PlaybookError(f"{path}:{lines.get('version', 1)}: version должен быть целым числом") from exc
+    synonyms = data.get("synonyms") or []
+    if not isinstance(synonyms, list) or not all(isinstance(g, list) for g in synonyms):
+        raise PlaybookError(f"{path}:{lines.get('synonyms', 1)}: synonyms должен быть списком групп "
+                            "слов: - [дорого, дороговато]")
     return Manifest(
         name=str(data.get("name") or root.name),
         version=version,
         industries={str(k): str(v) for k, v in industries.items()},
         lines=lines,
+        synonyms=[[str(w) for w in group if w is not None] for group in synonyms],
     )
 
 
@@ -101,4 +108,5 @@ def load_playbook(root: Path) -> Playbook:
             cards.append(read_card(path))
         except CardFormatError as exc:
             unreadable.append(exc)
-    return Playbook(root, manifest.name, manifest.version, manifest.industries, cards, unreadable)
+    return Playbook(root, manifest.name, manifest.version, manifest.industries, cards, unreadable,
+                    manifest.synonyms)

@@ -61,9 +61,27 @@ def tokenize(text: str) -> list[str]:
 
 @lru_cache(maxsize=200_000)
 def lemma(word: str) -> str:
+    """Dictionary form; adverbs and predicatives made from adjectives share the adjective's lemma
+    ("дорого", "дорогое" -> "дорогой"; "нужно", "нужна" -> "нужный"), as speakers use them alike."""
     if not word or word[0].isdigit() or not ("а" <= word[0] <= "я"):
         return word
-    return str(_analyzer().parse(word)[0].normal_form).replace("ё", "е")
+    parse = _analyzer().parse(word)[0]
+    if parse.tag.POS in ("ADVB", "PRED") and word.endswith("о") and len(word) > 3:
+        adjective = _adjective_of(word[:-1])
+        if adjective:
+            return adjective
+    return str(parse.normal_form).replace("ё", "е")
+
+
+def _adjective_of(stem: str) -> str | None:
+    for ending in ("ый", "ой", "ий"):
+        candidate = stem + ending
+        if not _analyzer().word_is_known(candidate):
+            continue
+        for parse in _analyzer().parse(candidate):
+            if parse.tag.POS == "ADJF" and parse.normal_form == candidate:
+                return candidate.replace("ё", "е")
+    return None
 
 
 @lru_cache(maxsize=200_000)

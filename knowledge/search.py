@@ -16,7 +16,7 @@ from knowledge.index import PlaybookIndex
 from knowledge.sparse import QueryEncoder, SparseVec
 from knowledge.store import FusionWeights, Hit, SearchFilter
 
-SUPPORT_SHARE = 0.2
+SUPPORT_SHARE = 0.4
 CHUNKS_PER_RESULT = 12
 
 
@@ -53,7 +53,7 @@ class Searcher:
         usable = embedder is not None and index.meta.dim > 0 and embedder.model_id == index.meta.model_id
         self.embedder = embedder if usable else None
         self.weights = weights or FusionWeights()
-        self.encoder = QueryEncoder(index.meta.vocabulary)
+        self.encoder = QueryEncoder(index.meta.vocabulary, index.meta.synonyms)
 
     @property
     def hybrid(self) -> bool:

@@ -22,6 +22,7 @@ B = 0.75
 FUZZY_MIN_LEN = 4
 FUZZY_CUTOFF = 80.0
 FUZZY_WEIGHT = 0.7
+SYNONYM_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,27 @@ def bm25_document(terms: Counter[str], avgdl: float) -> SparseVec:
     return SparseVec(ids, [round(by_id[i], 5) for i in ids])
 
 
-class QueryEncoder:
-    """Query lemmas to a sparse vector; unknown lemmas are matched to the index vocabulary."""
+def lemma_groups(groups: Iterable[Iterable[str]]) -> list[list[str]]:
+    """The playbook's synonym groups as lemmas (any word form may be written in playbook.yaml)."""
+    out = []
+    for group in groups:
+        members = sorted({lem for word in group for lem in lemmas(word) if "_" not in lem})
+        if len(members) > 1:
+            out.append(members)
+    return out
 
-    def __init__(self, vocabulary: Iterable[str]) -> None:
+
+class QueryEncoder:
+    """Query lemmas to a sparse vector: unknown lemmas are matched to the index vocabulary
+    (recognition slips), and the playbook's synonyms are added with a lower weight."""
+
+    def __init__(self, vocabulary: Iterable[str], synonyms: Iterable[Iterable[str]] = ()) -> None:
         self.vocabulary = sorted(set(vocabulary))
         self._known = set(self.vocabulary)
+        self._synonyms: dict[str, set[str]] = {}
+        for group in synonyms:
+            for member in group:
+                self._synonyms.setdefault(member, set()).update(m for m in group if m != member)
 
     def terms(self, text: str, *, framed: bool = True) -> dict[str, float]:
         words = query_lemmas(text) if framed else lemmas(text)
@@ -71,6 +87,10 @@ class QueryEncoder:
                 out[repaired] = max(out.get(repaired, 0.0), FUZZY_WEIGHT)
             else:
                 out[lem] = 1.0
+        for lem in list(out):
+            for other in self._synonyms.get(lem, ()):
+                if other not in out:
+                    out[other] = SYNONYM_WEIGHT * out[lem]
         return out
 
     def _repair(self, lem: str) -> str | None:
