@@ -19,13 +19,14 @@ def test_stop_words_and_fillers_are_dropped_but_meaningful_words_kept() -> None:
 
 
 def test_negation_is_kept_as_a_feature() -> None:
-    assert "не_нужно" in lemmas("нам это не нужно")
+    assert "не_нужный" in lemmas("нам это не нужно")
+    assert "не_нужный" in lemmas("вентиляция нам не нужна")  # predicative and short adjective agree
     assert "не_решать" in lemmas("это не я решаю")
     assert not any(w.startswith("не_") for w in lemmas("нам это нужно"))
 
 
 def test_query_framing_words_are_removed_only_when_a_subject_remains() -> None:
-    assert query_lemmas("Клиент говорит, что дорого — что отвечать?") == ["дорого"]
+    assert query_lemmas("Клиент говорит, что дорого — что отвечать?") == ["дорогой"]
     assert query_lemmas("клиент говорит") == ["клиент", "говорить"]
 
 
@@ -33,3 +34,9 @@ def test_unknown_words_still_get_a_lemma() -> None:
     # Recognizer output can contain words no dictionary knows; they must not crash or vanish.
     assert lemmas("маркетплейсами вайлдберриз") == [lemmas("маркетплейсами")[0], lemmas("вайлдберриз")[0]]
     assert all(lemmas(w) for w in ["маркетплейсами", "вайлдберриз"])
+
+
+def test_adverbs_share_the_adjective_lemma() -> None:
+    assert lemmas("это дорого") == lemmas("дорогое") == ["дорогой"]
+    assert lemmas("слишком долго")[-1] == "долгий"
+    assert lemmas("надо") == ["надо"]  # no adjective behind it: unchanged
