@@ -97,6 +97,17 @@ def prepare_points(playbook: Playbook, embedder: Embedder | None, taxonomy: Taxo
     return points, avgdl, vocabulary
 
 
+def describe_build(engine: str, location: str, playbook: Playbook, embedder: Embedder | None, chunks: int,
+                   avgdl: float, vocabulary: list[str], started: float) -> IndexMeta:
+    return IndexMeta(
+        engine=engine, location=location, model_id=embedder.model_id if embedder else "",
+        dim=embedder.dim if embedder else 0, playbook_root=str(playbook.root.resolve()),
+        playbook_name=playbook.name, playbook_version=playbook.version,
+        playbook_hash=playbook.content_hash(), cards=len(playbook.cards), chunks=chunks,
+        avgdl=avgdl, built_at=time.time(), build_seconds=time.perf_counter() - started,
+        vocabulary=vocabulary, synonyms=lemma_groups(playbook.synonyms))
+
+
 def check_buildable(playbook: Playbook, taxonomy: Taxonomy) -> None:
     problems = errors(validate_playbook(playbook.root, taxonomy))
     if problems:
@@ -132,13 +143,7 @@ def build_edge_index(playbook: Playbook, embedder: Embedder | None, settings: Se
         store.finish()
     finally:
         store.close()
-    meta = IndexMeta(
-        engine="edge", location=name, model_id=embedder.model_id if embedder else "",
-        dim=embedder.dim if embedder else 0, playbook_root=str(playbook.root.resolve()),
-        playbook_name=playbook.name, playbook_version=playbook.version,
-        playbook_hash=playbook.content_hash(), cards=len(playbook.cards), chunks=len(points),
-        avgdl=avgdl, built_at=time.time(), build_seconds=time.perf_counter() - started,
-        vocabulary=vocab, synonyms=lemma_groups(playbook.synonyms))
+    meta = describe_build("edge", name, playbook, embedder, len(points), avgdl, vocab, started)
     _write_json(folder / "meta.json", asdict(meta))
     previous = _read_pointer(root)
     _write_json(_pointer(root), {"build": name, "previous": previous})

@@ -17,11 +17,11 @@ from knowledge.index import (
     _noop,
     _write_json,
     check_buildable,
+    describe_build,
     prepare_points,
 )
 from knowledge.playbook import Playbook
 from knowledge.settings import Settings
-from knowledge.sparse import lemma_groups
 from knowledge.store import IndexCorruptedError, IndexMissingError
 from knowledge.store_server import ServerStore, connect, drop_collections, switch_alias
 from knowledge.taxonomy import Taxonomy, default_taxonomy
@@ -49,13 +49,7 @@ def build_server_index(playbook: Playbook, embedder: Embedder | None, settings: 
         drop_collections(client, prefix=f"{alias}-", keep={collection, previous or ""})
     finally:
         client.close()
-    meta = IndexMeta(
-        engine="server", location=collection, model_id=embedder.model_id if embedder else "",
-        dim=embedder.dim if embedder else 0, playbook_root=str(playbook.root.resolve()),
-        playbook_name=playbook.name, playbook_version=playbook.version,
-        playbook_hash=playbook.content_hash(), cards=len(playbook.cards), chunks=len(points),
-        avgdl=avgdl, built_at=time.time(), build_seconds=time.perf_counter() - started,
-        vocabulary=vocab, synonyms=lemma_groups(playbook.synonyms))
+    meta = describe_build("server", collection, playbook, embedder, len(points), avgdl, vocab, started)
     path = server_meta_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     _write_json(path, asdict(meta))
