@@ -22,7 +22,7 @@ KINDS: dict[str, str] = {
     "fact": "Факт о продукте",
     "guide": "Памятка",
 }
-LIST_FIELDS = ("handles", "pipelines", "industries", "triggers", "tags")
+LIST_FIELDS = ("handles", "pipelines", "industries", "triggers", "exclude", "tags")
 TEXT_FIELDS = ("id", "kind", "title", "say", "client", "result")
 KNOWN_FIELDS = frozenset((*LIST_FIELDS, *TEXT_FIELDS, "checklist"))
 ANY = "any"
