@@ -16,20 +16,33 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from knowledge.cards import Card
 from knowledge.embeddings import Embedder
 from knowledge.russian import lemmas, tokenize
+from knowledge.settings import RESOURCES
 from knowledge.taxonomy import Taxonomy
 
-WINDOW_WORDS = 9
-WINDOW_STEP = 3
+WINDOW_SIZES = (5, 9)
 DENSE_SHARE = 0.55  # weight of meaning vs words when a model is loaded
 THRESHOLD_HYBRID = 0.62
 THRESHOLD_LEMMAS = 0.72
 EXCLUDE_MARGIN = 0.0
+NEUTRAL_MARGIN = 0.05  # how much closer to the category than to ordinary talk a window must be
+TOP_K = 2  # a category scores the mean of its best K trigger matches: one lucky phrase is not enough
+NEUTRAL = "_neutral"
+NEUTRAL_PATH = RESOURCES / "detector" / "neutral.txt"
+
+
+def neutral_phrases(path: Path = NEUTRAL_PATH) -> list[str]:
+    """Ordinary client talk (greetings, answers, details): the background every hint must beat."""
+    if not path.exists():
+        return []
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 @dataclass(frozen=True)
@@ -53,7 +66,8 @@ class Detection:
 
 class CategoryDetector:
     def __init__(self, cards: list[Card], taxonomy: Taxonomy, embedder: Embedder | None,
-                 threshold: float | None = None) -> None:
+                 threshold: float | None = None, neutral: list[str] | None = None,
+                 neutral_margin: float = NEUTRAL_MARGIN) -> None:
         self.taxonomy = taxonomy
         self.embedder = embedder
         self.threshold = threshold or (THRESHOLD_HYBRID if embedder else THRESHOLD_LEMMAS)
@@ -63,6 +77,8 @@ class CategoryDetector:
             category = card.handles[0]
             phrases += [(t, category, card.id, False) for t in card.triggers]
             phrases += [(t, category, card.id, True) for t in _excludes(card)]
+        phrases += [(t, NEUTRAL, "", True) for t in (neutral_phrases() if neutral is None else neutral)]
+        self.neutral_margin = neutral_margin
         doc_freq: Counter[str] = Counter()
         lemma_sets = [set(lemmas(text)) for text, *_ in phrases]
         for lemma_set in lemma_sets:
@@ -77,16 +93,39 @@ class CategoryDetector:
         self._vectors = (embedder.encode([p.text for p in self.prototypes])
                          if embedder is not None and self.prototypes else None)
         self._vocabulary = set(doc_freq)
+        self._neutral_ids = [j for j, p in enumerate(self.prototypes) if p.category == NEUTRAL]
+        self._exclude_ids: dict[str, list[int]] = {}
+        self._positive_ids: dict[str, list[int]] = {}
+        for j, p in enumerate(self.prototypes):
+            if p.category != NEUTRAL:
+                target = self._exclude_ids if p.negative else self._positive_ids
+                target.setdefault(p.category, []).append(j)
+
+    def _best_category(self, row: np.ndarray) -> tuple[str | None, float, int]:
+        """The category whose best K trigger matches score highest (mean), and its best trigger."""
+        best: tuple[str | None, float, int] = (None, -1.0, -1)
+        for category, ids in self._positive_ids.items():
+            scores = row[ids]
+            order = np.argsort(-scores)
+            top = float(np.mean(scores[order[:TOP_K]]))
+            if top > best[1]:
+                best = (category, top, ids[int(order[0])])
+        return best
 
     def windows(self, text: str) -> list[str]:
+        """Overlapping stretches of the turn at two scales: short ones match short triggers."""
         words = tokenize(text)
-        if len(words) <= WINDOW_WORDS:
-            return [" ".join(words)] if words else []
-        out = [" ".join(words[i : i + WINDOW_WORDS]) for i in range(0, len(words) - WINDOW_WORDS + 1, WINDOW_STEP)]
-        tail = " ".join(words[-WINDOW_WORDS:])
-        if tail != out[-1]:
-            out.append(tail)
-        return out
+        out: list[str] = []
+        for size in WINDOW_SIZES:
+            if len(words) <= size:
+                out.append(" ".join(words))
+                break
+            step = max(1, size // 2)
+            starts = list(range(0, len(words) - size + 1, step))
+            if starts[-1] != len(words) - size:
+                starts.append(len(words) - size)
+            out += [" ".join(words[i : i + size]) for i in starts]
+        return list(dict.fromkeys(w for w in out if w))
 
     def _lemma_scores(self, window: str) -> np.ndarray:
         found = set(lemmas(window))
@@ -109,18 +148,17 @@ class CategoryDetector:
             combined = DENSE_SHARE * dense + (1 - DENSE_SHARE) * lemma_scores
         else:
             combined = lemma_scores
-        negative = np.array([p.negative for p in self.prototypes])
         best: Detection | None = None
         for w, window in enumerate(windows):
             row = combined[w]
-            pos = np.where(negative, -np.inf, row)
-            i = int(np.argmax(pos))
-            score = float(pos[i])
-            if score < self.threshold:
+            category, score, i = self._best_category(row)
+            if category is None or score < self.threshold:
                 continue
-            category = self.prototypes[i].category
-            same_neg = [j for j, p in enumerate(self.prototypes) if p.negative and p.category == category]
-            if same_neg and max(float(row[j]) for j in same_neg) >= score + EXCLUDE_MARGIN:
+            background = max((float(row[j]) for j in self._neutral_ids), default=-1.0)
+            if score < background + self.neutral_margin:
+                continue
+            look_alikes = self._exclude_ids.get(category, [])
+            if look_alikes and max(float(row[j]) for j in look_alikes) >= score + EXCLUDE_MARGIN:
                 continue
             if best is None or score > best.confidence:
                 proto = self.prototypes[i]
