@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from assist.audio.errors import AudioError
+from assist.vosk_models import SpeechModelError
 from knowledge.cards import KINDS
 from knowledge.embeddings import EmbeddingModelError
 from knowledge.engine import KnowledgeBase
@@ -23,6 +25,7 @@ from knowledge.playbook import PlaybookError
 from knowledge.settings import RESOURCES, SettingsError, load_settings, save_settings
 from knowledge.store import IndexError_, SearchFilter
 from knowledge.taxonomy import default_taxonomy
+from sync.errors import SyncError
 
 app = typer.Typer(help="Суфлёр: подсказки менеджеру по продажам во время звонка.", no_args_is_help=False,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -65,6 +68,9 @@ def _knowledge(playbook: Path | None = None) -> KnowledgeBase:
 @app.callback(invoke_without_command=True)
 def main_callback(ctx: typer.Context) -> None:
     """Без команды: показать состояние (окно приложения появится с настольной версией)."""
+    from desktop.cli_distribution import recover_at_startup
+
+    recover_at_startup()
     if ctx.invoked_subcommand is None:
         status()
 
@@ -128,6 +134,10 @@ def kb_build(directory: Annotated[Path | None, typer.Argument(help="Папка �
         meta = kb.build(report)
     kb.close()
     save_settings(settings)
+    from sync.apply import deactivate
+
+    if deactivate(settings):
+        err.print("[yellow]версия плейбука из канала отключена; вернуть её: sufler kb rollback[/]")
     typer.echo(f"Индекс построен: {meta.cards} карточек, {meta.chunks} фрагментов за "
                f"{meta.build_seconds:.1f} с ({target})")
 
@@ -240,7 +250,8 @@ def model_use(name: Annotated[str, typer.Argument(help="Папка, имя, buil
 def main() -> None:
     try:
         app()
-    except (PlaybookError, SettingsError, IndexError_, EmbeddingModelError, UserError) as exc:
+    except (PlaybookError, SettingsError, IndexError_, EmbeddingModelError, UserError, SyncError,
+            SpeechModelError, AudioError) as exc:
         err.print(f"[bold red]Ошибка:[/] {exc}", soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
@@ -251,6 +262,18 @@ def main() -> None:
         err.print(f"[bold red]Ошибка ввода-вывода{where}:[/] {exc.strerror or exc}", soft_wrap=True)
         sys.exit(1)
 
+
+from desktop.cli_distribution import register  # noqa: E402  (the kb keygen/publish/pull/rollback/status commands)
+
+register(kb_app, _progress, STAGES)
+
+from desktop.cli_speech import register as register_speech  # noqa: E402  (models, devices, transcribe)
+
+register_speech(app)
+
+from desktop.cli_calls import register as register_calls  # noqa: E402  (analyze)
+
+register_calls(app)
 
 if __name__ == "__main__":
     main()

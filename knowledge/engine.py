@@ -37,7 +37,13 @@ class KnowledgeBase:
     def __init__(self, settings: Settings, playbook_dir: Path | None = None,
                  embedder: Embedder | None = None, mode: SearchMode | None = None) -> None:
         self.settings = settings
-        self.playbook_dir = (playbook_dir or settings.playbook_dir()).resolve()
+        # A playbook version applied from the distribution channel wins over the local folder,
+        # unless a folder is named explicitly (sync builds on knowledge: imported lazily).
+        from sync.state import ActiveBundle, active_bundle
+
+        self.bundle: ActiveBundle | None = None if playbook_dir is not None else active_bundle(settings)
+        default = self.bundle.cards if self.bundle else settings.playbook_dir()
+        self.playbook_dir = (playbook_dir or default).resolve()
         self._embedder = embedder
         self._mode = mode
         self._index: PlaybookIndex | None = None
@@ -59,6 +65,13 @@ class KnowledgeBase:
     def build(self, progress: Progress = _noop) -> IndexMeta:
         embedder, _ = self.embedder()
         self.close()
+        if self.bundle is not None:  # the applied version is rebuilt from its cached, verified bundle
+            from sync.recovery import rebuild_active
+            from sync.state import active_bundle
+
+            meta = rebuild_active(self.settings, embedder, progress)
+            self.bundle = active_bundle(self.settings)
+            return meta
         playbook = self.playbook()
         if self.server:
             from knowledge.index_server import build_server_index  # qdrant-client loads slowly
@@ -67,6 +80,10 @@ class KnowledgeBase:
         return build_edge_index(playbook, embedder, self.settings, progress)
 
     def open(self) -> PlaybookIndex:
+        if self.bundle is not None:
+            from sync.install import open_version
+
+            return open_version(self.settings, self.bundle.folder)
         if self.server:
             from knowledge.index_server import open_server_index
 
@@ -89,7 +106,7 @@ class KnowledgeBase:
             if not auto_build:
                 raise
             self.notices.append(Notice(f"индекс повреждён ({exc}); строю заново"))
-            if not self.server:
+            if not self.server and self.bundle is None:
                 reset_edge_index(self.settings)
         if index is not None and auto_build:
             reason = self.stale_reason(index.meta, embedder)

@@ -62,6 +62,34 @@ class PlaybookSettings(BaseModel):
     path: str = ""
 
 
+class DistributionSettings(BaseModel):
+    """Signed playbook updates (``sufler kb publish`` / ``pull``)."""
+
+    # Where bundles come from: a folder (a network share) or an http(s) URL. Empty: no channel.
+    channel: str = ""
+    # The name written into (and required from) every bundle's signed manifest.
+    channel_name: str = Field(default="main", pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    # Publishers' public keys ("ed25519:<base64>" lines from `sufler kb keygen`); several allowed.
+    trusted_keys: list[str] = Field(default_factory=list)
+    # Key ids (16 hex digits) that must never be accepted again, even if still listed as trusted.
+    revoked_keys: list[str] = Field(default_factory=list)
+    check_interval_minutes: int = Field(default=60, ge=1)
+    expires_days: int = Field(default=30, ge=1, le=3650)
+    max_bundle_mb: int = Field(default=200, ge=1)
+    stall_timeout_seconds: float = Field(default=30.0, gt=0)
+    download_deadline_seconds: float = Field(default=1800.0, gt=0)
+
+
+class SpeechSettings(BaseModel):
+    # A vosk model name installed under data_dir()/models/vosk (sufler models download/import) or a folder.
+    model: str = "vosk-model-small-ru-0.22"
+    # Capture devices. "": the system default (the microphone; the monitor/loopback of the default output
+    # for the client). "sounddevice:NAME" or "soundcard:NAME" picks a backend and a device; "none" turns
+    # the channel off. `sufler devices` lists the names.
+    manager_device: str = ""
+    client_device: str = ""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SUFLER_", env_nested_delimiter="__", extra="ignore")
 
@@ -69,6 +97,8 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     index: IndexSettings = IndexSettings()
     playbook: PlaybookSettings = PlaybookSettings()
+    speech: SpeechSettings = SpeechSettings()
+    distribution: DistributionSettings = DistributionSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -89,6 +119,16 @@ class Settings(BaseSettings):
 
     def index_dir(self) -> Path:
         return data_dir() / "index"
+
+    def staging_dir(self) -> Path:
+        return data_dir() / "staging"
+
+    def bundles_dir(self) -> Path:
+        """Verified bundles kept for recovery and rollback."""
+        return data_dir() / "bundles"
+
+    def state_path(self) -> Path:
+        return data_dir() / "sufler.db"
 
 
 class _TomlSource(PydanticBaseSettingsSource):
