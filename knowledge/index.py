@@ -156,11 +156,19 @@ def open_edge_index(settings: Settings) -> PlaybookIndex:
     name = _read_pointer(root)
     if not name:
         raise IndexMissingError(f"индекс плейбука ещё не построен ({root})")
-    folder = root / name
+    return open_edge_folder(root / name)
+
+
+def read_meta(folder: Path) -> IndexMeta:
     try:
-        meta = IndexMeta.from_json(json.loads((folder / "meta.json").read_text(encoding="utf-8")))
+        return IndexMeta.from_json(json.loads((folder / "meta.json").read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError) as exc:
         raise IndexCorruptedError(f"{folder}: описание индекса (meta.json) не читается: {exc}") from exc
+
+
+def open_edge_folder(folder: Path, meta: IndexMeta | None = None) -> PlaybookIndex:
+    """Open one build folder (meta.json + shard) and check it holds every chunk it should."""
+    meta = meta or read_meta(folder)
     store = EdgeStore.open(folder / "shard", dense=bool(meta.dim))
     try:
         count = store.count()

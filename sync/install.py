@@ -18,7 +18,7 @@ from pathlib import Path
 
 from knowledge.cards import CardFormatError, card_files, read_card
 from knowledge.embeddings import Embedder
-from knowledge.index import IndexMeta, PlaybookIndex, Progress, _noop
+from knowledge.index import IndexMeta, PlaybookIndex, Progress, _noop, open_edge_folder, read_meta
 from knowledge.playbook import Playbook
 from knowledge.settings import Settings
 from knowledge.sparse import lemma_groups
@@ -148,25 +148,13 @@ def open_version(settings: Settings, folder: Path) -> PlaybookIndex:
     """Open an installed version's index; a damaged one raises IndexCorruptedError."""
     if not folder.is_dir():
         raise IndexMissingError(f"{folder}: папки версии плейбука нет")
-    try:
-        meta = IndexMeta.from_json(json.loads((folder / META).read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError) as exc:
-        raise IndexCorruptedError(f"{folder}: описание индекса (meta.json) не читается: {exc}") from exc
+    meta = read_meta(folder)
     if meta.engine == "server":
         from knowledge.store_server import ServerStore, connect
 
         client = connect(settings.index.qdrant_url, settings.index.qdrant_api_key)
         return PlaybookIndex(meta, ServerStore.open(client, settings.index.collection, dense=bool(meta.dim)))
-    store = EdgeStore.open(folder / "shard", dense=bool(meta.dim))
-    try:
-        count = store.count()
-    except Exception as exc:
-        store.close()
-        raise IndexCorruptedError(f"{folder}: индекс не отвечает: {exc}") from exc
-    if count != meta.chunks:
-        store.close()
-        raise IndexCorruptedError(f"{folder}: в индексе {count} фрагментов вместо {meta.chunks}")
-    return PlaybookIndex(meta, store)
+    return open_edge_folder(folder, meta)
 
 
 def remove_unreferenced(settings: Settings, folders: set[str], bundles: set[str]) -> None:
