@@ -21,6 +21,8 @@ from knowledge.russian import lemmas, tokenize
 
 WINDOW_SIZES = (5, 9)
 DENSE_SHARE = 0.55  # weight of meaning vs words when a model is loaded
+POLARITY_PENALTY = 0.6  # "решаю я" against "это не я решаю": same words, opposite meaning
+NEG = "не_"
 
 Scores = npt.NDArray[np.float32]
 
@@ -44,6 +46,7 @@ class PhraseMatcher:
         n = max(len(phrases), 1)
         idf = {lem: math.log(1 + n / df) for lem, df in doc_freq.items()}
         self._weights = [{lem: idf[lem] for lem in s} for s in lemma_sets]
+        self._lemma_sets = lemma_sets
         self._totals = [sum(w.values()) for w in self._weights]
         self._vectors = embedder.encode([p.text for p in phrases]) if embedder is not None and phrases else None
         self.positive: dict[str, list[int]] = {}
@@ -75,13 +78,31 @@ class PhraseMatcher:
                 scores[i] = sum(w for lem, w in weights.items() if lem in found) / self._totals[i]
         return scores
 
+    def _polarity(self, window: str) -> Scores:
+        """1 where window and phrase agree on negation, ``POLARITY_PENALTY`` where one negates a word
+        the other affirms (sentence embeddings barely see the little word "не")."""
+        found = set(lemmas(window))
+        factors = np.ones(len(self.phrases), dtype=np.float32)
+        for i, phrase_lemmas in enumerate(self._lemma_sets):
+            for lem in phrase_lemmas:
+                if lem.startswith(NEG):
+                    base = lem[len(NEG):]
+                    conflict = base in found and lem not in found
+                else:
+                    conflict = NEG + lem in found and NEG + lem not in phrase_lemmas
+                if conflict:
+                    factors[i] = POLARITY_PENALTY
+                    break
+        return factors
+
     def score(self, windows: list[str]) -> Scores:
         """A (windows × phrases) matrix of combined scores in [0, 1]."""
         words = np.vstack([self._word_scores(w) for w in windows])
+        polarity = np.vstack([self._polarity(w) for w in windows])
         if self._vectors is None or self.embedder is None:
-            return words
+            return (words * polarity).astype(np.float32)
         dense = self.embedder.encode(windows) @ self._vectors.T
-        out: Scores = (DENSE_SHARE * dense + (1 - DENSE_SHARE) * words).astype(np.float32)
+        out: Scores = ((DENSE_SHARE * dense + (1 - DENSE_SHARE) * words) * polarity).astype(np.float32)
         return out
 
     def label_score(self, row: Scores, label: str, top_k: int) -> tuple[float, int]:

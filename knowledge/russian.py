@@ -107,6 +107,10 @@ def lemmas(text: str, *, keep_stop_words: bool = False) -> list[str]:
         if negate:
             out.append(f"не_{lem}")
             negate = False
+    if negate:  # "решаю не я": a negation with no content word after it negates the one before
+        last = next((w for w in reversed(out) if "_" not in w and w not in _NEGATIONS), None)
+        if last:
+            out.append(f"не_{last}")
     return out
 
 
