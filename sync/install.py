@@ -18,10 +18,9 @@ from pathlib import Path
 
 from knowledge.cards import CardFormatError, card_files, read_card
 from knowledge.embeddings import Embedder
-from knowledge.index import IndexMeta, PlaybookIndex, Progress, _noop, open_edge_folder, read_meta
+from knowledge.index import IndexMeta, PlaybookIndex, Progress, _noop, describe_build, open_edge_folder, read_meta
 from knowledge.playbook import Playbook
 from knowledge.settings import Settings
-from knowledge.sparse import lemma_groups
 from knowledge.store import IndexCorruptedError, IndexMissingError, Point
 from knowledge.store_edge import EdgeStore
 from knowledge.taxonomy import Taxonomy, default_taxonomy
@@ -68,24 +67,13 @@ def install_version(settings: Settings, bundle: VerifiedBundle, embedder: Embedd
             count = write_shard(folder / "shard", points, dim, progress)
             if count != len(points):
                 raise IndexCorruptedError(f"{folder}: в новом индексе {count} фрагментов вместо {len(points)}")
-        meta = describe(engine, location, playbook, embedder, len(points), avgdl, vocab, started)
+        meta = describe_build(engine, location, playbook, embedder, len(points), avgdl, vocab, started)
         write_json(folder / META, asdict(meta))
         fsync_tree(folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # a failed build leaves nothing behind
         raise
     return Installed(name, meta)
-
-
-def describe(engine: str, location: str, playbook: Playbook, embedder: Embedder | None, chunks: int,
-             avgdl: float, vocabulary: list[str], started: float) -> IndexMeta:
-    return IndexMeta(
-        engine=engine, location=location, model_id=embedder.model_id if embedder else "",
-        dim=embedder.dim if embedder else 0, playbook_root=str(playbook.root.resolve()),
-        playbook_name=playbook.name, playbook_version=playbook.version,
-        playbook_hash=playbook.content_hash(), cards=len(playbook.cards), chunks=chunks, avgdl=avgdl,
-        built_at=time.time(), build_seconds=time.perf_counter() - started, vocabulary=vocabulary,
-        synonyms=lemma_groups(playbook.synonyms))
 
 
 def write_shard(path: Path, points: list[Point], dim: int, progress: Progress = _noop) -> int:
