@@ -52,7 +52,7 @@ class CallAnalyzer:
         self.searcher = kb.searcher()
         cards = kb.playbook().cards
         taxonomy = default_taxonomy()
-        self.detector = CategoryDetector(cards, taxonomy, self.searcher.embedder)
+        self.detector = CategoryDetector(cards, self.searcher.embedder)
         self.cards = cards
         self.taxonomy = taxonomy
 

@@ -18,7 +18,6 @@ from assist.phrases import Phrase, PhraseMatcher
 from knowledge.cards import Card
 from knowledge.embeddings import Embedder
 from knowledge.settings import RESOURCES
-from knowledge.taxonomy import Taxonomy
 
 THRESHOLD_HYBRID = 0.6
 THRESHOLD_LEMMAS = 0.7
@@ -47,10 +46,9 @@ class Detection:
 
 
 class CategoryDetector:
-    def __init__(self, cards: list[Card], taxonomy: Taxonomy, embedder: Embedder | None,
+    def __init__(self, cards: list[Card], embedder: Embedder | None,
                  threshold: float | None = None, neutral: list[str] | None = None,
                  neutral_margin: float = NEUTRAL_MARGIN) -> None:
-        self.taxonomy = taxonomy
         self.threshold = threshold or (THRESHOLD_HYBRID if embedder else THRESHOLD_LEMMAS)
         self.neutral_margin = neutral_margin
         phrases: list[Phrase] = []

@@ -20,7 +20,6 @@ from assist.transcript import read_transcript
 from knowledge.embeddings import UseEmbedder
 from knowledge.playbook import load_playbook
 from knowledge.settings import RESOURCES
-from knowledge.taxonomy import default_taxonomy
 
 DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev"
 
@@ -33,7 +32,7 @@ def main() -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     embedder = UseEmbedder() if args.model == "use" else None
-    detector = CategoryDetector(load_playbook(RESOURCES / "kb").cards, default_taxonomy(), embedder, threshold=0.01)
+    detector = CategoryDetector(load_playbook(RESOURCES / "kb").cards, embedder, threshold=0.01)
     calls = []
     for labels_path in sorted(args.folder.glob("*.labels.json")):
         labels = json.loads(labels_path.read_text(encoding="utf-8"))

@@ -15,12 +15,12 @@ from knowledge.index import (
     IndexMeta,
     PlaybookIndex,
     Progress,
-    _noop,
     build_edge_index,
+    no_progress,
     open_edge_index,
     reset_edge_index,
 )
-from knowledge.playbook import Playbook, load_playbook
+from knowledge.playbook import Playbook, load_playbook, playbook_hash
 from knowledge.search import Searcher
 from knowledge.settings import Settings
 from knowledge.store import IndexCorruptedError, IndexMissingError
@@ -62,7 +62,7 @@ class KnowledgeBase:
     def playbook(self) -> Playbook:
         return load_playbook(self.playbook_dir)
 
-    def build(self, progress: Progress = _noop) -> IndexMeta:
+    def build(self, progress: Progress = no_progress) -> IndexMeta:
         embedder, _ = self.embedder()
         self.close()
         if self.bundle is not None:  # the applied version is rebuilt from its cached, verified bundle
@@ -90,7 +90,7 @@ class KnowledgeBase:
             return open_server_index(self.settings)
         return open_edge_index(self.settings)
 
-    def searcher(self, progress: Progress = _noop, *, auto_build: bool = True) -> Searcher:
+    def searcher(self, progress: Progress = no_progress, *, auto_build: bool = True) -> Searcher:
         """A searcher over a fresh index; builds or rebuilds it when needed (and says why)."""
         if self._searcher is not None:
             return self._searcher
@@ -126,7 +126,7 @@ class KnowledgeBase:
             return f"индекс построен для другой папки ({meta.playbook_root})"
         if meta.model_id != (embedder.model_id if embedder else ""):
             return "сменилась смысловая модель"
-        if meta.playbook_hash != self.playbook().content_hash():
+        if meta.playbook_hash != playbook_hash(self.playbook_dir):
             return "плейбук изменился"
         return ""
 

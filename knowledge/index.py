@@ -67,12 +67,12 @@ class PlaybookIndex:
         self.store.close()
 
 
-def _noop(stage: str, done: int, total: int) -> None:
+def no_progress(stage: str, done: int, total: int) -> None:
     return None
 
 
 def prepare_points(playbook: Playbook, embedder: Embedder | None, taxonomy: Taxonomy,
-                   progress: Progress = _noop) -> tuple[list[Point], float, list[str]]:
+                   progress: Progress = no_progress) -> tuple[list[Point], float, list[str]]:
     """Chunks of every card with their sparse and dense vectors; returns (points, avgdl, vocab)."""
     pipelines = list(taxonomy.pipelines)
     pairs: list[tuple[Chunk, Any]] = []
@@ -127,7 +127,7 @@ def _pointer(root: Path) -> Path:
 
 
 def build_edge_index(playbook: Playbook, embedder: Embedder | None, settings: Settings,
-                     progress: Progress = _noop, taxonomy: Taxonomy | None = None) -> IndexMeta:
+                     progress: Progress = no_progress, taxonomy: Taxonomy | None = None) -> IndexMeta:
     tax = taxonomy or default_taxonomy()
     check_buildable(playbook, tax)
     started = time.perf_counter()

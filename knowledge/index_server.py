@@ -14,10 +14,10 @@ from knowledge.index import (
     IndexMeta,
     PlaybookIndex,
     Progress,
-    _noop,
     _write_json,
     check_buildable,
     describe_build,
+    no_progress,
     prepare_points,
 )
 from knowledge.playbook import Playbook
@@ -33,7 +33,7 @@ def server_meta_path(settings: Settings) -> Path:
 
 
 def build_server_index(playbook: Playbook, embedder: Embedder | None, settings: Settings,
-                       progress: Progress = _noop, taxonomy: Taxonomy | None = None) -> IndexMeta:
+                       progress: Progress = no_progress, taxonomy: Taxonomy | None = None) -> IndexMeta:
     tax = taxonomy or default_taxonomy()
     check_buildable(playbook, tax)
     started = time.perf_counter()

@@ -31,14 +31,18 @@ class Playbook:
         return {c.id: c for c in self.cards}
 
     def content_hash(self) -> str:
-        """Hash of every file that affects the index: a change means the index is stale."""
-        digest = hashlib.sha256()
-        files = [self.root / MANIFEST, *card_files(self.root)]
-        for path in files:
-            if path.exists():
-                digest.update(str(path.relative_to(self.root)).encode())
-                digest.update(path.read_bytes())
-        return digest.hexdigest()[:16]
+        return playbook_hash(self.root)
+
+
+def playbook_hash(root: Path) -> str:
+    """Hash of every file that affects the index (a change means the index is stale); reads the
+    bytes only, so checking freshness at start-up does not parse every card."""
+    digest = hashlib.sha256()
+    for path in [root / MANIFEST, *card_files(root)]:
+        if path.exists():
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass

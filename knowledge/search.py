@@ -8,7 +8,6 @@ one lucky phrase.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from knowledge.embeddings import Embedder
@@ -42,7 +41,6 @@ class SearchResult:
 class QueryVectors:
     dense: list[float] | None
     sparse: SparseVec
-    embed_ms: float
 
 
 class Searcher:
@@ -60,12 +58,10 @@ class Searcher:
         return self.embedder is not None
 
     def vectors(self, query: str, *, framed: bool = True) -> QueryVectors:
-        started = time.perf_counter()
         dense = None
         if self.embedder is not None:
             dense = [float(x) for x in self.embedder.encode([query], query=True)[0]]
-        return QueryVectors(dense, self.encoder.encode(query, framed=framed),
-                            (time.perf_counter() - started) * 1000)
+        return QueryVectors(dense, self.encoder.encode(query, framed=framed))
 
     def search(self, query: str, limit: int = 5, flt: SearchFilter | None = None, *,
                framed: bool = True) -> list[SearchResult]:

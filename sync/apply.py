@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knowledge.embeddings import Embedder, load_embedder
-from knowledge.index import Progress, _noop
+from knowledge.index import Progress, no_progress
 from knowledge.settings import Settings
 from sync.archive import fsync_dir
 from sync.bundle import sha256_file
@@ -94,7 +94,7 @@ class ApplyResult:
 
 
 def pull(settings: Settings, channel: str | None = None, trust_dir: Path | None = None,
-         embedder: EmbedderChoice = FROM_SETTINGS, progress: Progress = _noop) -> ApplyResult | None:
+         embedder: EmbedderChoice = FROM_SETTINGS, progress: Progress = no_progress) -> ApplyResult | None:
     """Fetch the channel's latest bundle and apply it; None when the newest version is in use."""
     target = channel or settings.distribution.channel
     source = open_channel(target)
@@ -126,7 +126,7 @@ def pull(settings: Settings, channel: str | None = None, trust_dir: Path | None 
 
 
 def apply_file(settings: Settings, bundle: Path, trust: TrustStore | None = None,
-               embedder: EmbedderChoice = FROM_SETTINGS, progress: Progress = _noop) -> ApplyResult:
+               embedder: EmbedderChoice = FROM_SETTINGS, progress: Progress = no_progress) -> ApplyResult:
     """Apply a bundle file (from a USB stick, a test, a benchmark): the copy in staging is verified."""
     trust = trust or trust_store(settings)
     with exclusive(lock_path(settings)):

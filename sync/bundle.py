@@ -16,7 +16,7 @@ import numpy.typing as npt
 from knowledge.cards import card_files
 from knowledge.chunking import Chunk, card_chunks
 from knowledge.embeddings import Embedder
-from knowledge.index import Progress, _noop, prepare_points
+from knowledge.index import Progress, no_progress, prepare_points
 from knowledge.playbook import MANIFEST as PLAYBOOK_FILE
 from knowledge.playbook import Playbook
 from knowledge.store import Point
@@ -68,7 +68,7 @@ def chunk_list(playbook: Playbook, taxonomy: Taxonomy) -> list[Chunk]:
 
 
 def write_chunk_data(playbook: Playbook, embedder: Embedder | None, taxonomy: Taxonomy, work: Path,
-                     progress: Progress = _noop) -> tuple[list[str], int]:
+                     progress: Progress = no_progress) -> tuple[list[str], int]:
     """Write ``chunks.json`` and (with a model) ``vectors.npy``; returns (names, chunk count)."""
     chunks = chunk_list(playbook, taxonomy)
     records = [{"id": c.id, "card": c.card_id, "part": c.part, "text": text_hash(c.text)} for c in chunks]
@@ -126,7 +126,7 @@ def load_vectors(path: Path, rows: int, dim: int) -> Vectors:
 
 def bundle_points(playbook: Playbook, taxonomy: Taxonomy, embedder: Embedder | None,
                   bundled: tuple[list[ChunkRecord], Vectors] | None,
-                  progress: Progress = _noop) -> tuple[list[Point], float, list[str]]:
+                  progress: Progress = no_progress) -> tuple[list[Point], float, list[str]]:
     """Points for the index: the bundle's vectors when the local model is the bundle's (only the
     chunks this app cuts differently are embedded again), otherwise embedded here, or lemmas only."""
     if embedder is None or bundled is None:

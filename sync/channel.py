@@ -15,7 +15,7 @@ from typing import Protocol
 
 import httpx
 
-from knowledge.index import Progress, _noop
+from knowledge.index import Progress, no_progress
 from sync.archive import fsync_dir, fsync_file
 from sync.errors import DownloadError
 
@@ -65,7 +65,7 @@ class Channel(Protocol):
 
     def latest(self) -> Pointer | None: ...
 
-    def fetch(self, pointer: Pointer, part: Path, limits: Limits, progress: Progress = _noop) -> None:
+    def fetch(self, pointer: Pointer, part: Path, limits: Limits, progress: Progress = no_progress) -> None:
         """Download the bundle into ``part`` (resuming it when it is a prefix)."""
         ...
 
@@ -100,7 +100,7 @@ class FolderChannel:
         with path.open("rb") as fh:
             return parse_pointer(fh.read(MAX_POINTER_BYTES + 1))
 
-    def fetch(self, pointer: Pointer, part: Path, limits: Limits, progress: Progress = _noop) -> None:
+    def fetch(self, pointer: Pointer, part: Path, limits: Limits, progress: Progress = no_progress) -> None:
         check_size(pointer, limits)
         source = self.root / pointer.bundle
         done = 0
@@ -170,7 +170,7 @@ class HttpChannel:
             raise DownloadError(f"{self.base}: канал недоступен ({type(exc).__name__})") from exc
         return parse_pointer(raw)
 
-    def fetch(self, pointer: Pointer, part: Path, limits: Limits, progress: Progress = _noop) -> None:
+    def fetch(self, pointer: Pointer, part: Path, limits: Limits, progress: Progress = no_progress) -> None:
         check_size(pointer, limits)
         have = part.stat().st_size if part.exists() else 0
         if have > pointer.size:

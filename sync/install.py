@@ -18,7 +18,7 @@ from pathlib import Path
 
 from knowledge.cards import CardFormatError, card_files, read_card
 from knowledge.embeddings import Embedder
-from knowledge.index import IndexMeta, PlaybookIndex, Progress, _noop, describe_build, open_edge_folder, read_meta
+from knowledge.index import IndexMeta, PlaybookIndex, Progress, describe_build, no_progress, open_edge_folder, read_meta
 from knowledge.playbook import Playbook
 from knowledge.settings import Settings
 from knowledge.store import IndexCorruptedError, IndexMissingError, Point
@@ -40,7 +40,7 @@ class Installed:
 
 
 def install_version(settings: Settings, bundle: VerifiedBundle, embedder: Embedder | None,
-                    progress: Progress = _noop, taxonomy: Taxonomy | None = None) -> Installed:
+                    progress: Progress = no_progress, taxonomy: Taxonomy | None = None) -> Installed:
     """Build the version's index into a new folder; the index in use is not touched."""
     tax = taxonomy or default_taxonomy()
     started = time.perf_counter()
@@ -76,7 +76,7 @@ def install_version(settings: Settings, bundle: VerifiedBundle, embedder: Embedd
     return Installed(name, meta)
 
 
-def write_shard(path: Path, points: list[Point], dim: int, progress: Progress = _noop) -> int:
+def write_shard(path: Path, points: list[Point], dim: int, progress: Progress = no_progress) -> int:
     store = EdgeStore.create(path, dim or None)
     try:
         store.upsert(points)
@@ -88,7 +88,7 @@ def write_shard(path: Path, points: list[Point], dim: int, progress: Progress = 
 
 
 def server_version(settings: Settings, version: int, points: list[Point], dim: int, *, reuse: bool,
-                   progress: Progress = _noop) -> str:
+                   progress: Progress = no_progress) -> str:
     """The version's collection on the Qdrant server behind the alias: reused when the admin's
     publish (or another desktop) already put it there complete, otherwise made and switched to."""
     from knowledge.store_server import ServerStore, _errors, connect, drop_collections, switch_alias

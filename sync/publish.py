@@ -13,7 +13,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from knowledge.embeddings import Embedder
-from knowledge.index import Progress, _noop
+from knowledge.index import Progress, no_progress
 from knowledge.playbook import load_playbook
 from knowledge.settings import Settings
 from knowledge.taxonomy import default_taxonomy
@@ -62,7 +62,7 @@ class Published:
 def publish(settings: Settings, playbook_dir: Path, channel: str, key: Ed25519PrivateKey, *,
             channel_name: str | None = None, out: Path | None = None, expires_days: int | None = None,
             min_app_version: str | None = None, embedder: EmbedderChoice = FROM_SETTINGS,
-            now: datetime | None = None, progress: Progress = _noop) -> Published:
+            now: datetime | None = None, progress: Progress = no_progress) -> Published:
     tax = default_taxonomy()
     problems = errors(validate_playbook(playbook_dir, tax))
     if problems:

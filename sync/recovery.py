@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 
-from knowledge.index import IndexMeta, Progress, _noop
+from knowledge.index import IndexMeta, Progress, no_progress
 from knowledge.settings import Settings
 from knowledge.store import IndexError_
 from sync.apply import (
@@ -29,7 +29,7 @@ from sync.verify import Expectations, verify_bundle
 
 
 def startup(settings: Settings, embedder: EmbedderChoice = FROM_SETTINGS,
-            progress: Progress = _noop) -> list[str]:
+            progress: Progress = no_progress) -> list[str]:
     """Run once when the app or a command starts; returns notices for the user."""
     has_state = settings.state_path().exists()
     if not has_state and not settings.staging_dir().exists():
@@ -71,7 +71,7 @@ def health(settings: Settings, row: VersionRow) -> str:
 
 
 def rebuild_active(settings: Settings, embedder: EmbedderChoice = FROM_SETTINGS,
-                   progress: Progress = _noop) -> IndexMeta:
+                   progress: Progress = no_progress) -> IndexMeta:
     """Index the active version again from its cached bundle (damaged index, or another model)."""
     with exclusive(lock_path(settings), wait=True):
         return _rebuild(settings, embedder, progress)

@@ -7,7 +7,6 @@ import pytest
 from assist.detector import CategoryDetector
 from assist.transcript import TranscriptError, read_transcript
 from knowledge.playbook import load_playbook
-from knowledge.taxonomy import default_taxonomy
 from tests.cards_factory import complete_playbook, write_card
 
 HEADER = '{"call_id": "t-1", "started_at": "2026-11-20T10:00:00+03:00", "direction": "outbound"}'
@@ -42,7 +41,7 @@ def test_detector_finds_trigger_paraphrases_and_respects_excludes(tmp_path: Path
     write_card(root, "answers/need_to_think.md", id="objection-need-to-think", kind="objection",
                title="Надо подумать", handles=["need_to_think"], triggers=["я подумаю", "нам надо всё взвесить"],
                exclude=["я подумал и решил взять"], say="Что именно хотите обдумать?")
-    detector = CategoryDetector(load_playbook(root).cards, default_taxonomy(), embedder=None, threshold=0.4)
+    detector = CategoryDetector(load_playbook(root).cards, embedder=None, threshold=0.4)
     hit = detector.detect("ну хорошо я подумаю над этим")
     assert hit is not None and hit.category == "need_to_think" and "подумаю" in hit.evidence
     assert detector.detect("я подумал и решил взять") is None
