@@ -15,14 +15,11 @@ from assist.checklist import ChecklistTracker
 from assist.detector import CategoryDetector, Detection
 from assist.hints import Candidate, Hint, HintPolicy
 from assist.transcript import Transcript
+from assist.wrapup import build_card
 from knowledge.engine import KnowledgeBase
 from knowledge.search import Searcher
 from knowledge.store import SearchFilter
 from knowledge.taxonomy import default_taxonomy
-
-CARD_FIELDS = ("contact_name", "company", "phone", "email", "city", "budget_rub", "next_contact_date",
-               "pipeline", "lead_source", "urgency", "decision_maker", "outcome", "refusal_reason",
-               "objections", "summary", "compliance", "talk_ratio_manager")
 
 
 @dataclass
@@ -76,8 +73,8 @@ class CallAnalyzer:
             policy.add(Hint(0, detection.category, choice.card_id, choice.title, choice.say, choice.case_id,
                             detection.confidence, utterance.index, utterance.text, utterance.start,
                             utterance.end + latency / 1000, latency))
-        card: dict[str, Any] = dict.fromkeys(CARD_FIELDS)
-        card["compliance"] = tracker.compliance()
+        objections = list(dict.fromkeys(h.category for h in policy.hints))
+        card = build_card(transcript, objections, tracker.compliance())
         return {
             "call_id": transcript.call_id,
             "hints": [h.to_json() for h in policy.hints],
