@@ -1,9 +1,11 @@
 """Which checklist steps of the script the manager has covered, with the words that did it.
 
-The phrases are the example lines of the playbook's scripts (``checklist:`` step → line), the
-step's own description from the taxonomy, and a phrasebook of how managers usually say each step
-(``resources/detector/steps.yaml``); a manager turn ticks a step when one of its windows matches
-that step's phrases well enough. Once ticked, a step stays ticked.
+A one-vs-rest classifier (``assist.classifier``) learns each step from the script lines of the
+playbook (``checklist:`` step → line) and a phrasebook of how managers usually say it
+(``resources/detector/steps.yaml``), against lines that only touch the topic
+(``manager_lookalikes.yaml``: naming the exhibition where we met is not asking the lead source),
+the answer cards' "say" lines, and ordinary client talk. A manager turn ticks a step when one of
+its windows is confident enough; once ticked, a step stays ticked.
 """
 
 from __future__ import annotations
@@ -11,28 +13,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from assist.phrases import Phrase, PhraseMatcher
+from assist.classifier import TextClassifier
+from assist.detector import DETECTOR_DATA, NONE, STEPS_PATH, neutral_phrases, yaml_phrases
+from assist.phrases import PhraseMatcher
 from knowledge.cards import Card
 from knowledge.embeddings import Embedder
-from knowledge.settings import RESOURCES
+from knowledge.settings import data_dir
 from knowledge.taxonomy import Taxonomy
 
-THRESHOLD_HYBRID = 0.3
-THRESHOLD_LEMMAS = 0.35
-STEPS_PATH = RESOURCES / "detector" / "steps.yaml"
+THRESHOLD = 0.4
+MANAGER_LOOKALIKES_PATH = DETECTOR_DATA / "manager_lookalikes.yaml"
 
 
 def step_phrasebook(path: Path = STEPS_PATH) -> dict[str, list[str]]:
     """How managers usually say each step; missing or unreadable file: no extra phrases."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {str(k): [str(x) for x in v] for k, v in data.items() if isinstance(v, list)}
+    return yaml_phrases(path)
+
+
+def step_training_set(cards: list[Card], steps: list[str]) -> tuple[list[str], list[str]]:
+    texts: list[str] = []
+    labels: list[str] = []
+    for card in cards:
+        if card.kind == "script":
+            for step, line in card.checklist.items():
+                if line and step in steps:
+                    texts.append(line)
+                    labels.append(step)
+    for step, lines in step_phrasebook().items():
+        if step in steps:
+            texts += lines
+            labels += [step] * len(lines)
+    quiet = [t for texts_ in yaml_phrases(MANAGER_LOOKALIKES_PATH).values() for t in texts_]
+    quiet += [c.say for c in cards if c.say and c.kind != "script"]
+    quiet += neutral_phrases()
+    return texts + quiet, labels + [NONE] * len(quiet)
 
 
 @dataclass(frozen=True)
@@ -46,32 +60,32 @@ class StepTick:
 
 class ChecklistTracker:
     def __init__(self, cards: list[Card], taxonomy: Taxonomy, embedder: Embedder | None,
-                 pipeline: str | None = None, threshold: float | None = None) -> None:
+                 pipeline: str | None = None, threshold: float | None = None,
+                 cache_dir: Path | None = None) -> None:
         scripts = [c for c in cards if c.kind == "script" and c.checklist]
         active = [c for c in scripts if pipeline and pipeline in c.pipelines]
         self.steps = list(dict.fromkeys(s for c in (active or scripts) for s in c.checklist)) or \
             list(taxonomy.checklist_steps)
-        phrases = [Phrase(line, step, card.id) for card in scripts for step, line in card.checklist.items() if line]
-        phrases += [Phrase(text, step) for step, text in taxonomy.checklist_steps.items()]
-        phrases += [Phrase(text, step) for step, texts in step_phrasebook().items()
-                    if step in taxonomy.checklist_steps for text in texts]
-        self.matcher = PhraseMatcher(phrases, embedder)
-        self.threshold = threshold or (THRESHOLD_HYBRID if embedder else THRESHOLD_LEMMAS)
+        texts, labels = step_training_set(cards, list(taxonomy.checklist_steps))
+        self.model = TextClassifier.train(texts, labels, embedder, one_vs_rest=True,
+                                          cache_dir=cache_dir or data_dir() / "detector")
+        self.threshold = THRESHOLD if threshold is None else threshold
         self.done: dict[str, StepTick] = {}
 
     def hear(self, utterance: int, at: float, text: str) -> list[StepTick]:
         """Steps newly covered by this manager turn."""
-        windows = self.matcher.windows(text)
+        windows = PhraseMatcher.windows(text)
         if not windows:
             return []
-        scores = self.matcher.score(windows)
+        probs = self.model.predict_proba(windows)
         new: list[StepTick] = []
         for step in self.steps:
-            if step in self.done:
+            if step in self.done or step not in self.model.classes:
                 continue
-            best = max((self.matcher.label_score(scores[w], step, 1)[0], w) for w in range(len(windows)))
-            if best[0] >= self.threshold:
-                tick = StepTick(step, utterance, at, windows[best[1]], round(best[0], 3))
+            column = probs[:, self.model.classes.index(step)]
+            w = int(column.argmax())
+            if column[w] >= self.threshold:
+                tick = StepTick(step, utterance, at, windows[w], round(float(column[w]), 3))
                 self.done[step] = tick
                 new.append(tick)
         return new

@@ -1,30 +1,38 @@
 """Which taxonomy category (if any) the client's words raise, with a confidence.
 
-The playbook's answer cards say how clients voice each category (``triggers``) and, optionally,
-look-alike phrases that are harmless (``exclude``: "я подумал и решил взять"). Ordinary client talk
-(``resources/detector/neutral.txt``: greetings, answers, details) is the background every hint
-must beat. A window of the client's words fires when its category's best trigger matches
-(meaning + words, see ``assist.phrases``) clear the threshold, beat ordinary talk by a margin and
-beat every harmless look-alike of that category.
+A classifier (``assist.classifier``) is trained on the playbook itself: each answer card's
+``triggers`` (how clients voice its category) against everything that must stay quiet: the
+cards' ``exclude`` look-alikes, the built-in look-alikes per category
+(``resources/detector/lookalikes.yaml``: "я подумал и решил взять", "дорогой коллега"), ordinary
+client talk (``neutral.txt``) and manager lines (``steps.yaml``). Spoken turns are long and mix
+clauses, so every example is also seen inside a stretch of ordinary talk. A turn is cut into
+overlapping windows; the category of the most confident window wins when it clears the threshold.
+The model retrains (a few seconds) when the playbook or the data changes, and is cached.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from assist.phrases import Phrase, PhraseMatcher
+import numpy as np
+import yaml
+
+from assist.classifier import TextClassifier, features
+from assist.phrases import PhraseMatcher
 from knowledge.cards import Card
 from knowledge.embeddings import Embedder
-from knowledge.settings import RESOURCES
+from knowledge.settings import RESOURCES, data_dir
 
-THRESHOLD_HYBRID = 0.6
-THRESHOLD_LEMMAS = 0.7
-NEUTRAL_MARGIN = 0.05  # how much closer to the category than to ordinary talk a window must be
-TOP_K = 2  # a category scores the mean of its best K trigger matches: one lucky phrase is not enough
-NEUTRAL = "_neutral"
-NEUTRAL_PATH = RESOURCES / "detector" / "neutral.txt"
+THRESHOLD = 0.7
+NONE = "_none"
+DETECTOR_DATA = RESOURCES / "detector"
+NEUTRAL_PATH = DETECTOR_DATA / "neutral.txt"
+LOOKALIKES_PATH = DETECTOR_DATA / "lookalikes.yaml"
+STEPS_PATH = DETECTOR_DATA / "steps.yaml"
+AUGMENT_SEED = 7
 
 
 def neutral_phrases(path: Path = NEUTRAL_PATH) -> list[str]:
@@ -35,57 +43,98 @@ def neutral_phrases(path: Path = NEUTRAL_PATH) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
+def yaml_phrases(path: Path) -> dict[str, list[str]]:
+    """``label: [phrases]`` from a YAML file; a missing or unreadable file gives nothing."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): [str(x) for x in v] for k, v in data.items() if isinstance(v, list)}
+
+
 @dataclass(frozen=True)
 class Detection:
     category: str
     confidence: float
-    card_id: str  # the card whose trigger matched
+    card_id: str  # the card whose trigger is closest
     trigger: str
-    evidence: str  # the client's words that matched
+    evidence: str  # the client's words that raised it
     elapsed_ms: float
 
 
+def training_set(cards: list[Card], neutral: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Examples and labels: triggers per category, then everything that must stay quiet, each also
+    embedded in a stretch of ordinary talk (a fixed seed keeps the set, and so the cache, stable)."""
+    positive: list[tuple[str, str]] = []
+    quiet: list[str] = []
+    for card in cards:
+        if card.kind in ("objection", "signal") and card.handles:
+            positive += [(t, card.handles[0]) for t in card.triggers]
+            quiet += _excludes(card)
+    categories = {c for _, c in positive}
+    quiet += [t for label, texts in yaml_phrases(LOOKALIKES_PATH).items() if label in categories for t in texts]
+    background = neutral_phrases() if neutral is None else neutral
+    quiet += background
+    quiet += [t for texts in yaml_phrases(STEPS_PATH).values() for t in texts]
+    texts = [t for t, _ in positive] + quiet
+    labels = [c for _, c in positive] + [NONE] * len(quiet)
+    rng = random.Random(AUGMENT_SEED)
+    filler = [line.split() for line in background if len(line.split()) >= 2] or [["ну", "да"]]
+
+    def fragment() -> str:
+        words = rng.choice(filler)
+        k = rng.randint(1, min(6, len(words)))
+        return " ".join(words[:k] if rng.random() < 0.5 else words[-k:])
+
+    for text, label in [*positive, *((q, NONE) for q in quiet)]:
+        texts.append(f"{fragment()} {text}" if rng.random() < 0.5 else f"{text} {fragment()}")
+        labels.append(label)
+    return texts, labels
+
+
 class CategoryDetector:
-    def __init__(self, cards: list[Card], embedder: Embedder | None,
-                 threshold: float | None = None, neutral: list[str] | None = None,
-                 neutral_margin: float = NEUTRAL_MARGIN) -> None:
-        self.threshold = threshold or (THRESHOLD_HYBRID if embedder else THRESHOLD_LEMMAS)
-        self.neutral_margin = neutral_margin
-        phrases: list[Phrase] = []
+    def __init__(self, cards: list[Card], embedder: Embedder | None, threshold: float | None = None,
+                 neutral: list[str] | None = None, cache_dir: Path | None = None) -> None:
+        self.threshold = THRESHOLD if threshold is None else threshold
+        self._triggers: dict[str, list[tuple[str, str, set[str]]]] = {}
         for card in cards:
             if card.kind in ("objection", "signal") and card.handles:
-                category = card.handles[0]
-                phrases += [Phrase(t, category, card.id) for t in card.triggers]
-                phrases += [Phrase(t, category, card.id, negative=True) for t in _excludes(card)]
-        phrases += [Phrase(t, NEUTRAL, negative=True) for t in (neutral_phrases() if neutral is None else neutral)]
-        self.matcher = PhraseMatcher(phrases, embedder)
+                self._triggers.setdefault(card.handles[0], []).extend(
+                    (card.id, t, set(features(t))) for t in card.triggers)
+        self.model: TextClassifier | None = None
+        if self._triggers:
+            texts, labels = training_set(cards, neutral)
+            self.model = TextClassifier.train(texts, labels, embedder,
+                                              cache_dir=cache_dir or data_dir() / "detector")
+        self._none = self.model.classes.index(NONE) if self.model and NONE in self.model.classes else -1
 
     def detect(self, text: str) -> Detection | None:
         """The strongest category in the text, or None when nothing clears the threshold."""
         started = time.perf_counter()
-        windows = self.matcher.windows(text)
-        if not windows or not self.matcher.positive:
+        windows = PhraseMatcher.windows(text)
+        if self.model is None or not windows:
             return None
-        scores = self.matcher.score(windows)
-        best: tuple[float, str, int, str] | None = None
-        for w, window in enumerate(windows):
-            row = scores[w]
-            ranked = [(*self.matcher.label_score(row, label, TOP_K), label) for label in self.matcher.positive]
-            score, phrase_id, category = max(ranked)
-            if score < self.threshold:
-                continue
-            if score < self.matcher.negative_score(row, NEUTRAL) + self.neutral_margin:
-                continue
-            if self.matcher.negative_score(row, category) >= score:
-                continue
-            if best is None or score > best[0]:
-                best = (score, category, phrase_id, window)
-        if best is None:
+        if len(windows) > 1:
+            windows.append(" ".join(text.split()))
+        probs = self.model.predict_proba(windows)
+        if self._none >= 0:
+            probs[:, self._none] = 0.0
+        w, k = np.unravel_index(int(np.argmax(probs)), probs.shape)
+        confidence = float(probs[w, k])
+        if confidence < self.threshold:
             return None
-        score, category, phrase_id, window = best
-        phrase = self.matcher.phrases[phrase_id]
-        return Detection(category, round(score, 3), phrase.source, phrase.text, window,
+        category, window = self.model.classes[int(k)], windows[int(w)]
+        card_id, trigger = self._closest_trigger(category, window)
+        return Detection(category, round(confidence, 3), card_id, trigger, window,
                          (time.perf_counter() - started) * 1000)
+
+    def _closest_trigger(self, category: str, window: str) -> tuple[str, str]:
+        found = set(features(window))
+        options = self._triggers.get(category) or [("", "", set())]
+        card_id, trigger, _ = max(options, key=lambda o: len(o[2] & found) / (len(o[2]) or 1))
+        return card_id, trigger
 
 
 def _excludes(card: Card) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,12 +28,13 @@ DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev"
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", nargs="?", type=Path, default=DEV)
-    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.4, 0.45, 0.5, 0.55, 0.6])
+    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8])
     parser.add_argument("--model", choices=["none", "use"], default="use")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     embedder = UseEmbedder() if args.model == "use" else None
-    detector = CategoryDetector(load_playbook(RESOURCES / "kb").cards, embedder, threshold=0.01)
+    detector = CategoryDetector(load_playbook(RESOURCES / "kb").cards, embedder, threshold=0.01,
+                                cache_dir=Path(tempfile.mkdtemp()))
     calls = []
     for labels_path in sorted(args.folder.glob("*.labels.json")):
         labels = json.loads(labels_path.read_text(encoding="utf-8"))
@@ -51,7 +53,7 @@ def main() -> int:
             raised += len(got)
             labelled += len(want)
             quiet += 0 if want else len(got)
-            if args.verbose:
+            if args.verbose and threshold == args.thresholds[-1]:
                 texts = {u.index: u.text for u in transcript.utterances}
                 for gu, gc in got:
                     if (gu, gc) not in good:

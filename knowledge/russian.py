@@ -84,6 +84,15 @@ def _adjective_of(stem: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=100_000)
+def verb_tense(word: str) -> str | None:
+    """"past", "futr", "pres" or "impr" for a verb form ("подумал" → past, "подумаю" → futr), else None."""
+    tag = _analyzer().parse(word)[0].tag
+    if "VERB" not in tag and "INFN" not in tag:
+        return None
+    return next((t for t in ("past", "futr", "pres", "impr") if t in tag), None)
+
+
 @lru_cache(maxsize=200_000)
 def is_known(word: str) -> bool:
     """Whether the dictionary knows the word (unknown words may be recognition slips)."""

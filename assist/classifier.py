@@ -1,0 +1,165 @@
+"""A small text classifier for spoken Russian turns, trained on the playbook's own example phrases.
+
+Nearest-phrase similarity alone cannot tell "я подумаю" from "я подумал и решил", or "решаю не я"
+from "решаю я": the sentence models see the same topic. A linear model over two kinds of features
+learns which words matter from the examples themselves:
+
+- words: lemmas (pronouns and negation kept, «не_X»), the tense of verbs («подумать#past»), and
+  lemma bigrams («решать_я»), TF-IDF weighted;
+- meaning: the sentence embedding, when a model is loaded.
+
+Training uses scikit-learn's logistic regression (well kept, a second on a few thousand phrases);
+prediction is plain numpy over the saved weights, so the fitted model is cached as an ``.npz`` file
+(no pickle) keyed by a hash of everything it was trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from knowledge.embeddings import Embedder
+from knowledge.russian import lemma, lemmas, tokenize, verb_tense
+
+FORMAT = 1
+_MEMO: dict[str, TextClassifier] = {}  # fitted models of this process, by training-data key
+
+Matrix = npt.NDArray[np.float32]
+
+
+def features(text: str) -> list[str]:
+    """Word features of one turn: lemmas, verb tenses, lemma bigrams."""
+    toks = lemmas(text, keep_stop_words=True)
+    out = list(toks)
+    for word in tokenize(text):
+        tense = verb_tense(word)
+        if tense:
+            out.append(f"{lemma(word)}#{tense}")
+    out += [f"{a}_{b}" for a, b in pairwise(toks)]
+    return out
+
+
+class TextClassifier:
+    def __init__(self, classes: list[str], vocabulary: dict[str, int], idf: Matrix, coef: Matrix,
+                 intercept: Matrix, sparse_weight: float, embedder: Embedder | None, one_vs_rest: bool = False) -> None:
+        self.classes = classes
+        self.vocabulary = vocabulary
+        self.idf = idf
+        self.coef = coef  # (classes, vocabulary + embedding dim)
+        self.intercept = intercept
+        self.sparse_weight = sparse_weight
+        self.embedder = embedder
+        self.one_vs_rest = one_vs_rest  # independent yes/no per class (a turn may do several steps)
+
+    # -- features ---------------------------------------------------------------------------
+    def _sparse(self, texts: Sequence[str]) -> Matrix:
+        out = np.zeros((len(texts), len(self.vocabulary)), dtype=np.float32)
+        for i, text in enumerate(texts):
+            counts = Counter(f for f in features(text) if f in self.vocabulary)
+            for feat, n in counts.items():
+                j = self.vocabulary[feat]
+                out[i, j] = (1 + math.log(n)) * self.idf[j]
+            norm = float(np.linalg.norm(out[i]))
+            if norm:
+                out[i] /= norm
+        return out * self.sparse_weight
+
+    def _matrix(self, texts: Sequence[str]) -> Matrix:
+        sparse = self._sparse(texts)
+        if self.embedder is None:
+            return sparse
+        return np.hstack([sparse, self.embedder.encode(list(texts))]).astype(np.float32)
+
+    def predict_proba(self, texts: Sequence[str]) -> Matrix:
+        if not texts:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        logits = self._matrix(texts) @ self.coef.T + self.intercept
+        if self.one_vs_rest or self.coef.shape[0] == 1:
+            sig: Matrix = (1 / (1 + np.exp(-logits))).astype(np.float32)
+            if self.coef.shape[0] == 1:  # two classes: sklearn keeps one row, for the second class
+                return np.hstack([1 - sig, sig]).astype(np.float32)
+            return sig
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        out: Matrix = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        return out
+
+    # -- training and cache -----------------------------------------------------------------
+    @classmethod
+    def train(cls, texts: list[str], labels: list[str], embedder: Embedder | None, *, c: float = 4.0,
+              sparse_weight: float = 1.5, one_vs_rest: bool = False,
+              cache_dir: Path | None = None) -> TextClassifier:
+        key = _key(texts, labels, embedder, c, sparse_weight, one_vs_rest)
+        if key in _MEMO:
+            return _MEMO[key]
+        path = cache_dir / f"{key}.npz" if cache_dir else None
+        if path and path.exists():
+            loaded = cls.load(path, embedder)
+            if loaded is not None:
+                _MEMO[key] = loaded
+                return loaded
+        from scipy.sparse import csr_matrix, hstack
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.multiclass import OneVsRestClassifier
+
+        vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True)
+        sparse = vectorizer.fit_transform(texts) * sparse_weight
+        matrix = hstack([sparse, csr_matrix(embedder.encode(texts))]).tocsr() if embedder else sparse
+        base = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+        if one_vs_rest:
+            ovr = OneVsRestClassifier(base).fit(matrix, labels)
+            classes = [str(x) for x in ovr.classes_]
+            coef = np.vstack([e.coef_ for e in ovr.estimators_])
+            intercept = np.concatenate([e.intercept_ for e in ovr.estimators_])
+        else:
+            model = base.fit(matrix, labels)
+            classes, coef, intercept = [str(x) for x in model.classes_], model.coef_, model.intercept_
+        vocabulary = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
+        fitted = cls(classes, vocabulary, vectorizer.idf_.astype(np.float32), coef.astype(np.float32),
+                     intercept.astype(np.float32), sparse_weight, embedder, one_vs_rest)
+        if path:
+            fitted.save(path)
+        _MEMO[key] = fitted
+        return fitted
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, coef=self.coef, intercept=self.intercept, idf=self.idf,
+                            meta=np.array(json.dumps({"format": FORMAT, "classes": self.classes,
+                                                      "vocabulary": self.vocabulary,
+                                                      "sparse_weight": self.sparse_weight,
+                                                      "one_vs_rest": self.one_vs_rest})))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, embedder: Embedder | None) -> TextClassifier | None:
+        """The cached model, or None when the file is damaged or from another format (then retrain)."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                if meta.get("format") != FORMAT:
+                    return None
+                return cls(meta["classes"], meta["vocabulary"], data["idf"], data["coef"], data["intercept"],
+                           float(meta["sparse_weight"]), embedder, bool(meta.get("one_vs_rest")))
+        except (OSError, ValueError, KeyError):
+            return None
+
+
+def _key(texts: list[str], labels: list[str], embedder: Embedder | None, c: float, sparse_weight: float,
+         one_vs_rest: bool) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps([FORMAT, embedder.model_id if embedder else None, c, sparse_weight,
+                              one_vs_rest]).encode())
+    for text, label in zip(texts, labels, strict=True):
+        digest.update(f"{label}\t{text}\n".encode())
+    return digest.hexdigest()[:20]
