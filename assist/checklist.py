@@ -43,9 +43,10 @@ def step_training_set(cards: list[Card], steps: list[str]) -> tuple[list[str], l
         if step in steps:
             texts += lines
             labels += [step] * len(lines)
-    quiet = [t for texts_ in yaml_phrases(MANAGER_LOOKALIKES_PATH).values() for t in texts_]
-    quiet += [c.say for c in cards if c.say and c.kind != "script"]
-    quiet += neutral_phrases()
+    for step, lines in yaml_phrases(MANAGER_LOOKALIKES_PATH).items():
+        texts += lines  # touches the step's topic without doing it (maybe doing another step)
+        labels += [f"{NONE}:{step}" if step in steps else NONE] * len(lines)
+    quiet = [c.say for c in cards if c.say and c.kind != "script"] + neutral_phrases()
     return texts + quiet, labels + [NONE] * len(quiet)
 
 

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,8 @@ from knowledge.embeddings import Embedder
 from knowledge.russian import lemma, lemmas, tokenize, verb_tense
 
 FORMAT = 1
+QUIET = "_none"  # a label for examples that must raise nothing
+# "_none:X": quiet for X only (a look-alike of X); with one_vs_rest, the other classes do not see it
 _MEMO: dict[str, TextClassifier] = {}  # fitted models of this process, by training-data key
 
 Matrix = npt.NDArray[np.float32]
@@ -109,17 +112,13 @@ class TextClassifier:
         from scipy.sparse import csr_matrix, hstack
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
-        from sklearn.multiclass import OneVsRestClassifier
 
         vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True)
         sparse = vectorizer.fit_transform(texts) * sparse_weight
         matrix = hstack([sparse, csr_matrix(embedder.encode(texts))]).tocsr() if embedder else sparse
         base = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
         if one_vs_rest:
-            ovr = OneVsRestClassifier(base).fit(matrix, labels)
-            classes = [str(x) for x in ovr.classes_]
-            coef = np.vstack([e.coef_ for e in ovr.estimators_])
-            intercept = np.concatenate([e.intercept_ for e in ovr.estimators_])
+            classes, coef, intercept = _one_vs_rest(matrix, labels, base)
         else:
             model = base.fit(matrix, labels)
             classes, coef, intercept = [str(x) for x in model.classes_], model.coef_, model.intercept_
@@ -153,6 +152,21 @@ class TextClassifier:
                            float(meta["sparse_weight"]), embedder, bool(meta.get("one_vs_rest")))
         except (OSError, ValueError, KeyError):
             return None
+
+
+def _one_vs_rest(matrix: Any, labels: list[str], base: Any) -> tuple[list[str], Matrix, Matrix]:
+    """One yes/no model per class; a look-alike of X (``_none:X``) is a "no" for X alone."""
+    from sklearn.base import clone
+
+    classes = sorted({lab for lab in labels if not lab.startswith(QUIET)})
+    label_array = np.array(labels)
+    coefs, intercepts = [], []
+    for cls in classes:
+        rows = np.flatnonzero(~np.char.startswith(label_array, QUIET + ":") | (label_array == f"{QUIET}:{cls}"))
+        model = clone(base).fit(matrix[rows], label_array[rows] == cls)
+        coefs.append(model.coef_[0])
+        intercepts.append(model.intercept_[0])
+    return classes, np.vstack(coefs).astype(np.float32), np.array(intercepts, dtype=np.float32)
 
 
 def _key(texts: list[str], labels: list[str], embedder: Embedder | None, c: float, sparse_weight: float,

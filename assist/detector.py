@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from assist.classifier import TextClassifier, features
+from assist.classifier import QUIET, TextClassifier, features
 from assist.phrases import PhraseMatcher
 from knowledge.cards import Card
 from knowledge.embeddings import Embedder
 from knowledge.settings import RESOURCES, data_dir
 
 THRESHOLD = 0.7
-NONE = "_none"
+NONE = QUIET
 DETECTOR_DATA = RESOURCES / "detector"
 NEUTRAL_PATH = DETECTOR_DATA / "neutral.txt"
 LOOKALIKES_PATH = DETECTOR_DATA / "lookalikes.yaml"
