@@ -68,7 +68,8 @@ class ChecklistTracker:
         self.steps = list(dict.fromkeys(s for c in (active or scripts) for s in c.checklist)) or \
             list(taxonomy.checklist_steps)
         texts, labels = step_training_set(cards, list(taxonomy.checklist_steps))
-        self.model = TextClassifier.train(texts, labels, embedder, one_vs_rest=True,
+        self.model = TextClassifier.train(texts, labels, embedder, one_vs_rest=True, balanced=True, c=4.0,
+                                          sparse_weight=1.5,
                                           cache_dir=cache_dir or data_dir() / "detector")
         self.threshold = THRESHOLD if threshold is None else threshold
         self.done: dict[str, StepTick] = {}

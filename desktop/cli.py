@@ -7,6 +7,7 @@ stderr so stdout stays clean for ``--json``.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from assist.audio.errors import AudioError
+from assist.call_store import CallStoreError
+from assist.transcript import TranscriptError
 from assist.vosk_models import SpeechModelError
 from knowledge.cards import KINDS
 from knowledge.embeddings import EmbeddingModelError
@@ -67,12 +70,26 @@ def _knowledge(playbook: Path | None = None) -> KnowledgeBase:
 
 @app.callback(invoke_without_command=True)
 def main_callback(ctx: typer.Context) -> None:
-    """Без команды: показать состояние (окно приложения появится с настольной версией)."""
+    """Без команды: запустить приложение (значок в трее, панель, поиск)."""
     from desktop.cli_distribution import recover_at_startup
 
     recover_at_startup()
     if ctx.invoked_subcommand is None:
-        status()
+        if not _has_screen():
+            err.print("Нет экрана (DISPLAY не задан): приложение не запустить. Состояние ниже; "
+                      "команды без окна: sufler --help")
+            status()
+            raise typer.Exit(1)
+        from desktop.app.main import run
+
+        raise typer.Exit(run([]))
+
+
+def _has_screen() -> bool:
+    """Qt aborts the process when it finds no display, so ask first (Linux without X or Wayland)."""
+    if sys.platform != "linux" or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 @app.command()
@@ -251,7 +268,7 @@ def main() -> None:
     try:
         app()
     except (PlaybookError, SettingsError, IndexError_, EmbeddingModelError, UserError, SyncError,
-            SpeechModelError, AudioError) as exc:
+            SpeechModelError, AudioError, TranscriptError, CallStoreError) as exc:
         err.print(f"[bold red]Ошибка:[/] {exc}", soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
@@ -274,6 +291,14 @@ register_speech(app)
 from desktop.cli_calls import register as register_calls  # noqa: E402  (analyze)
 
 register_calls(app)
+
+from desktop.cli_crm import register as register_crm  # noqa: E402  (crm setup/test/push/outbox/export)
+
+register_crm(app)
+
+from desktop.cli_replay import register as register_replay  # noqa: E402  (replay)
+
+register_replay(app)
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import pymorphy3
 
-_WORD = re.compile(r"[0-9a-zа-я]+(?:-[0-9a-zа-я]+)*")
+_WORD = re.compile(r"[0-9a-zа-я\uac00-\ud7a3]+(?:-[0-9a-zа-я\uac00-\ud7a3]+)*")  # Hangul: the Korean test model
 _NEGATIONS = frozenset({"не", "ни", "нет"})
 
 # Function words, pronouns and fillers of speech. Words that carry a sales meaning stay searchable
@@ -91,6 +91,30 @@ def verb_tense(word: str) -> str | None:
     if "VERB" not in tag and "INFN" not in tag:
         return None
     return next((t for t in ("past", "futr", "pres", "impr") if t in tag), None)
+
+
+def without_negation(text: str) -> str | None:
+    """The phrase with its "не" removed ("решаю не я" → "решаю я"), or None when it has none."""
+    words = tokenize(text)
+    kept = [w for w in words if w != "не"]
+    return " ".join(kept) if len(kept) < len(words) and kept else None
+
+
+def promise_as_done(text: str) -> str | None:
+    """A first-person promise told as done ("я подумаю" → "я подумал"), or None when there is no
+    first-person future verb. "Я подумал и решил" is a decision, "я подумаю" is a stall."""
+    out, changed = [], False
+    for word in tokenize(text):
+        parse = _analyzer().parse(word)[0]
+        if "VERB" in parse.tag and "futr" in parse.tag and "1per" in parse.tag:
+            number = "plur" if "plur" in parse.tag else "sing"
+            form = parse.inflect({"past", number} | ({"masc"} if number == "sing" else set()))
+            if form is not None:
+                out.append(form.word)
+                changed = True
+                continue
+        out.append(word)
+    return " ".join(out) if changed else None
 
 
 @lru_cache(maxsize=200_000)

@@ -88,6 +88,8 @@ class SpeechSettings(BaseModel):
     # the channel off. `sufler devices` lists the names.
     manager_device: str = ""
     client_device: str = ""
+    # Auto mode: the call ends after this many seconds without speech on both channels.
+    auto_stop_silence_seconds: float = Field(default=30.0, gt=0)
 
 
 class Settings(BaseSettings):

@@ -82,7 +82,10 @@ def test_build_refuses_a_playbook_with_errors(sufler_home: Path, tmp_path: Path)
     assert proc.returncode == 1 and "no_time" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_no_arguments_shows_the_status(sufler_home: Path) -> None:
-    proc = run([], sufler_home, SUFLER_EMBEDDING__MODEL="none")
-    assert proc.returncode == 0, proc.stderr
+def test_no_arguments_without_a_screen_says_so_and_shows_the_status(sufler_home: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run([sys.executable, "-m", "desktop.cli"], capture_output=True, text=True, cwd=ROOT,
+                          env={**env, "SUFLER_HOME": str(sufler_home), "SUFLER_EMBEDDING__MODEL": "none"},
+                          timeout=300)
+    assert proc.returncode == 1 and "Нет экрана" in proc.stderr and "Traceback" not in proc.stderr
     assert "Суфлёр" in proc.stdout and "по леммам" in proc.stdout
