@@ -95,6 +95,13 @@ class TextClassifier:
         out: Matrix = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
         return out
 
+    def with_embedder(self, embedder: Embedder | None) -> TextClassifier:
+        """The same fitted model encoding with ``embedder`` (another instance of the same model)."""
+        if embedder is self.embedder:
+            return self
+        return TextClassifier(self.classes, self.vocabulary, self.idf, self.coef, self.intercept,
+                              self.sparse_weight, embedder, self.one_vs_rest)
+
     # -- training and cache -----------------------------------------------------------------
     @classmethod
     def train(cls, texts: list[str], labels: list[str], embedder: Embedder | None, *, c: float = 8.0,
@@ -104,7 +111,7 @@ class TextClassifier:
         quiet ones, where recall matters more than a calibrated probability)."""
         key = _key(texts, labels, embedder, c, sparse_weight, one_vs_rest, balanced)
         if key in _MEMO:
-            return _MEMO[key]
+            return _MEMO[key].with_embedder(embedder)
         path = cache_dir / f"{key}.npz" if cache_dir else None
         if path and path.exists():
             loaded = cls.load(path, embedder)

@@ -1,7 +1,8 @@
 """The hint policy: which detections become hints on the panel.
 
 - One hint per objection episode: while the client keeps talking about the same thing (the same
-  category within ``EPISODE_SECONDS`` of its last hint) nothing is repeated.
+  category within ``EPISODE_SECONDS`` of its last mention, with no other hint in between) nothing
+  is repeated.
 - A cooldown between new hints, so the panel never flickers; a stronger detection of another
   category may still come through.
 - At most ``MAX_VISIBLE`` hints are visible; pinned ones stay, the oldest unpinned one goes.
@@ -68,7 +69,9 @@ class HintPolicy:
             return False
         if candidate.at - self._last_shown < COOLDOWN_SECONDS and candidate.confidence < COOLDOWN_OVERRIDE:
             return False
-        self._last_by_category[candidate.category] = candidate.at
+        # A new subject closes the other episodes: a client who comes back to the price after talking
+        # about delivery raises it anew, and the manager needs the hint again.
+        self._last_by_category = {candidate.category: candidate.at}
         self._last_shown = candidate.at
         return True
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from knowledge.settings import data_dir
+from knowledge.settings import bundled_models_dir, data_dir
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total; 0 when unknown)
 MODEL_URL = "https://alphacephei.com/vosk/models/{name}.zip"
@@ -88,6 +88,14 @@ def resolve_model(spec: str, root: Path | None = None) -> Path:
     installed = root / spec
     if installed.is_dir():
         return check_model_dir(installed)
+    bundled_root = bundled_models_dir()
+    if bundled_root is not None:
+        bundled = bundled_root / "vosk" / spec
+        if bundled.is_dir():
+            return check_model_dir(bundled)
+        shipped = installed_models(bundled_root / "vosk")
+        if spec == DEFAULT_MODEL and shipped:  # the admin bundled another Russian model: the default is unset
+            return next((p for p in shipped if "-ru" in p.name), shipped[0])
     hint = f"sufler models download {spec}" if spec in CATALOGUE else "sufler models list"
     raise SpeechModelError(f"модель распознавания речи '{spec}' не найдена ({root}); установите: {hint}")
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from knowledge.settings import bundled_models_dir
+
 if TYPE_CHECKING:
     from knowledge.engine import KnowledgeBase
 
@@ -59,15 +61,6 @@ def data_root() -> Path:
     return Path(frozen) if frozen else Path(__file__).resolve().parent.parent
 
 
-def bundled_models_dir() -> Path | None:
-    """The folder of models shipped with the build: ``$SUFLER_BUNDLED_MODELS`` or ``<data>/models``."""
-    named = os.environ.get(BUNDLED_ENV)
-    if named:
-        return Path(named)
-    folder = data_root() / "models"
-    return folder if getattr(sys, "frozen", False) and folder.is_dir() else None
-
-
 def _settings_file_value(section: str, key: str) -> object:
     from knowledge.settings import settings_path
 
@@ -90,15 +83,7 @@ def use_bundled_models() -> dict[str, str]:
     if root is None or not root.is_dir():
         return {}
     done: dict[str, str] = {}
-    from assist.vosk_models import DEFAULT_MODEL, installed_models, vosk_dir
-
-    bundled = installed_models(root / "vosk")
-    if (bundled and "SUFLER_SPEECH__MODEL" not in os.environ and _settings_file_value("speech", "model") is None
-            and not (vosk_dir() / DEFAULT_MODEL).is_dir()):
-        by_name = {p.name: p for p in bundled}
-        russian = [p for p in bundled if "-ru" in p.name]
-        chosen = by_name.get(DEFAULT_MODEL) or (russian or bundled)[0]
-        done["SUFLER_SPEECH__MODEL"] = str(chosen)
+    # Speech models need nothing here: assist.vosk_models.resolve_model looks in the bundled folder.
     embeddings = root / "embeddings"
     folders = sorted(p for p in embeddings.iterdir() if p.is_dir()) if embeddings.is_dir() else []
     if (folders and "SUFLER_EMBEDDING__MODEL" not in os.environ

@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.settings import BUILTIN_USE, NO_MODEL, Settings
+from knowledge.settings import BUILTIN_USE, NO_MODEL, Settings, bundled_models_dir
 
 Vectors = npt.NDArray[np.float32]
 
@@ -130,6 +130,10 @@ def resolve_model_folder(settings: Settings, name: str) -> Path:
     local = downloaded_model_folder(settings, name)
     if local.is_dir() and is_sentence_transformers_folder(local):
         return local
+    bundled_root = bundled_models_dir()
+    bundled = bundled_root / "embeddings" / name.replace("/", "__") if bundled_root else None
+    if bundled is not None and bundled.is_dir() and is_sentence_transformers_folder(bundled):
+        return bundled
     raise EmbeddingModelError(
         f"модель {name} ещё не скачана: выполните `sufler kb model download {name}` "
         "или укажите папку с моделью в настройках"

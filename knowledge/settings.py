@@ -8,6 +8,7 @@ message naming the bad field; platformdirs gives the per-user folders on every O
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,21 @@ def config_dir() -> Path:
 def data_dir() -> Path:
     home = os.environ.get("SUFLER_HOME")
     return Path(home) if home else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+BUNDLED_MODELS_ENV = "SUFLER_BUNDLED_MODELS"
+
+
+def bundled_models_dir() -> Path | None:
+    """Models shipped with a built app (``build_installer.py --models``): ``$SUFLER_BUNDLED_MODELS``, or
+    ``models/`` inside the frozen app. They are looked up after the user's own models folder, by name,
+    so settings never hold a path into the app's folder."""
+    named = os.environ.get(BUNDLED_MODELS_ENV)
+    if named:
+        return Path(named)
+    frozen = getattr(sys, "_MEIPASS", None)
+    folder = Path(frozen) / "models" if frozen else None
+    return folder if folder is not None and folder.is_dir() else None
 
 
 def settings_path() -> Path:

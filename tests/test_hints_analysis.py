@@ -23,9 +23,12 @@ def test_one_hint_per_episode_and_cooldown() -> None:
     assert not policy.admit(Candidate("price_too_high", 0.9, 4, "ну правда дорого", 20.0))  # same episode
     assert not policy.admit(Candidate("no_time", 0.6, 5, "некогда", 11.0))  # cooldown
     assert policy.admit(Candidate("no_time", 0.8, 5, "некогда", 11.5))  # strong enough to break through
+    # the no_time hint closed the price episode: coming back to the price raises it anew
+    assert policy.admit(Candidate("price_too_high", 0.9, 6, "и всё-таки дорого", 30.0))
     # the episode is extended while the client keeps at it, then a new one may start
-    assert not policy.admit(Candidate("price_too_high", 0.6, 6, "дорого", 20.0 + EPISODE_SECONDS - 1))
-    assert policy.admit(Candidate("price_too_high", 0.6, 9, "дорого", 20.0 + 2 * EPISODE_SECONDS))
+    assert not policy.admit(Candidate("price_too_high", 0.6, 7, "дорого", 30.0 + EPISODE_SECONDS - 1))
+    assert not policy.admit(Candidate("price_too_high", 0.6, 8, "дорого", 30.0 + 2 * EPISODE_SECONDS - 2))
+    assert policy.admit(Candidate("price_too_high", 0.6, 9, "дорого", 30.0 + 4 * EPISODE_SECONDS))
 
 
 def test_visible_pinned_and_feedback() -> None:

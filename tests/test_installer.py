@@ -134,6 +134,9 @@ def test_qt_modules_are_read_from_the_app() -> None:
 # -- bundled models become the defaults, never over the user's choice ----------------------------------
 def test_bundled_models_are_used_when_nothing_is_chosen(tmp_path: Path, sufler_home: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundled model is found by name after the user's folder; the default name falls back to it;
+    nothing is put in the environment or the settings (so no path into the app folder is saved)."""
+    from assist.vosk_models import DEFAULT_MODEL, SpeechModelError, resolve_model
     from desktop.selftest import use_bundled_models
 
     bundled = tmp_path / "bundle" / "models"
@@ -141,13 +144,14 @@ def test_bundled_models_are_used_when_nothing_is_chosen(tmp_path: Path, sufler_h
     (bundled / "vosk" / "ko-small").symlink_to(ko_model())
     monkeypatch.setenv("SUFLER_BUNDLED_MODELS", str(bundled))
     monkeypatch.delenv("SUFLER_SPEECH__MODEL", raising=False)
-    assert use_bundled_models() == {"SUFLER_SPEECH__MODEL": str(bundled / "vosk" / "ko-small")}
-
-    monkeypatch.delenv("SUFLER_SPEECH__MODEL")
-    (sufler_home / "settings.toml").write_text('[speech]\nmodel = "vosk-model-ru-0.42"\n', encoding="utf-8")
-    assert use_bundled_models() == {}  # the user's choice stays
-    monkeypatch.setenv("SUFLER_BUNDLED_MODELS", str(tmp_path / "nothing"))
     assert use_bundled_models() == {}
+    assert resolve_model("ko-small") == bundled / "vosk" / "ko-small"
+    assert resolve_model(DEFAULT_MODEL) == bundled / "vosk" / "ko-small"
+    with pytest.raises(SpeechModelError, match=r"vosk-model-ru-0\.42"):
+        resolve_model("vosk-model-ru-0.42")  # the user's explicit choice is not silently replaced
+    monkeypatch.setenv("SUFLER_BUNDLED_MODELS", str(tmp_path / "nothing"))
+    with pytest.raises(SpeechModelError):
+        resolve_model(DEFAULT_MODEL)
 
 
 # -- the real build --------------------------------------------------------------------------------------

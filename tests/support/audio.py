@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -86,9 +87,21 @@ def _seconds(path: Path) -> float:
         return w.getnframes() / w.getframerate()
 
 
+_PULSE: dict[str, dict[str, str]] = {}  # sink name -> environment of the process-wide server
+
+
 @contextmanager
 def pulse_server(sink: str = "callsink") -> Iterator[dict[str, str]]:
-    """A private PulseAudio daemon with a null sink; yields its environment. Skips when it cannot run."""
+    """A private PulseAudio daemon with a null sink; yields its environment. Skips when it cannot run.
+
+    One daemon per sink for the whole test process, stopped at exit: soundcard connects to the sound
+    server once, at import, and aborts the process when a later call finds that server gone."""
+    if sink not in _PULSE:
+        _PULSE[sink] = _start_pulse(sink)
+    yield _PULSE[sink]
+
+
+def _start_pulse(sink: str) -> dict[str, str]:
     binary = shutil.which("pulseaudio")
     if binary is None or shutil.which("paplay") is None:
         pytest.skip("PulseAudio cannot run: pulseaudio/paplay not installed (apt-get install pulseaudio "
@@ -107,9 +120,8 @@ def pulse_server(sink: str = "callsink") -> Iterator[dict[str, str]]:
         shutil.rmtree(runtime, ignore_errors=True)
         pytest.skip(f"PulseAudio cannot run: exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()}")
     pid = int(pid_file.read_text().split()[0])
-    try:
-        yield env
-    finally:
+
+    def stop() -> None:
         try:
             os.kill(pid, signal.SIGTERM)
             for _ in range(100):
@@ -118,3 +130,6 @@ def pulse_server(sink: str = "callsink") -> Iterator[dict[str, str]]:
         except ProcessLookupError:
             pass
         shutil.rmtree(runtime, ignore_errors=True)
+
+    atexit.register(stop)
+    return env
