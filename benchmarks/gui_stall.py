@@ -86,23 +86,31 @@ def one_run(args: argparse.Namespace) -> dict[str, object]:
     heart.setInterval(BEAT_MS)
     heart.timeout.connect(beat)
     heart.start()
-    opened: list[float] = []
+    marks: dict[str, float] = {}
+
+    def event(e: object) -> None:
+        if type(e).__name__ == "CallStarted":
+            marks["started"] = time.perf_counter()
 
     def ready() -> None:
+        marks["ready"] = time.perf_counter()
         state["measuring"] = True
         if watchdog is not None:
             watchdog.start()
         hub.replay(args.call, args.speed)
 
     def ended(_event: object) -> None:
-        opened.append(time.perf_counter())
-        QTimer.singleShot(1000, app.quit)  # the wrap-up dialog opens and settles within the measurement
+        marks["ended"] = time.perf_counter()
+        # The wrap-up dialog opens and settles within the measurement; then stop. app.exit, not app.quit:
+        # Qt 6's quit() asks every window to close and the side panel refuses (it hides to the tray).
+        QTimer.singleShot(1000, lambda: (state.__setitem__("measuring", False), app.exit(0)))
 
     wrapups: list[object] = []
     hub.wrapup_opened.connect(wrapups.append)
     hub.engine.ready.connect(ready)
+    hub.engine.session_event.connect(event)
     hub.engine.call_ended.connect(ended)
-    QTimer.singleShot(240_000, app.quit)
+    QTimer.singleShot(240_000, lambda: app.exit(1))
     app.exec()
     state["measuring"] = False
     if watchdog is not None:
@@ -111,7 +119,9 @@ def one_run(args: argparse.Namespace) -> dict[str, object]:
         "beats": len(late), "max_ms": round(max(late), 1) if late else None,
         "p99_ms": round(sorted(late)[int(len(late) * 0.99)], 1) if late else None,
         "speed": args.speed, "hints": len(hub.panel.hints), "utterances": hub.panel.finals,
-        "wrapups": len(wrapups), "budget_ms": BUDGET_MS}
+        "wrapups": len(wrapups), "budget_ms": BUDGET_MS,
+        "call_start_s": round(marks["started"] - marks["ready"], 1) if "started" in marks else None,
+        "call_s": round(marks["ended"] - marks["started"], 1) if "ended" in marks and "started" in marks else None}
     if watchdog is not None:
         result["stalls"] = [{"late_ms": round(ms, 1), "stack": stack} for ms, stack in watchdog.samples]
     hub.shutdown(10.0)

@@ -129,8 +129,8 @@ def test_events_for_a_deleted_window_are_dropped(qtbot: Any) -> None:
 
 def test_hint_cards_are_shown_whole_and_the_transcript_follows(qtbot: Any) -> None:
     from assist.events import CallStarted, HintShown, UtteranceFinal
-    from desktop.app.prefs import Prefs
     from desktop.app.panel import SidePanel
+    from desktop.app.prefs import Prefs
 
     panel = SidePanel(Prefs())
     qtbot.addWidget(panel)
@@ -148,7 +148,20 @@ def test_hint_cards_are_shown_whole_and_the_transcript_follows(qtbot: Any) -> No
     assert card.visibleRegion().boundingRect().height() == card.height()  # not cut by the scroll area
     assert not panel.hints_scroll.verticalScrollBar().isVisible()  # one card: nothing to scroll, nothing cut
     assert panel.hints_scroll.height() < 420  # and no empty band below it: the transcript gets the rest
-    for i in range(40):
-        panel.handle(UtteranceFinal(3.0 + i, i, "client", 3.0 + i, 3.5 + i, f"реплика номер {i} " * 3))
     bar = panel.transcript.verticalScrollBar()
-    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=3000)
+
+    def say(n: int) -> None:
+        for i in range(n):  # in bursts, as events arrive from the engine, with the GUI running between them
+            panel.handle(UtteranceFinal(3.0 + i, i, "client", 3.0 + i, 3.5 + i, f"реплика номер {i} " * 3))
+            if i % 3 == 0:
+                qtbot.wait(2)
+
+    say(30)
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=3000)  # follows
+    bar.setValue(0)  # the manager scrolls up to read
+    say(5)
+    qtbot.wait(50)
+    assert bar.value() == 0  # left where they are
+    bar.setValue(bar.maximum())
+    say(5)
+    qtbot.waitUntil(lambda: bar.value() == bar.maximum(), timeout=3000)  # back at the bottom: follows again

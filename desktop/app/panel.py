@@ -268,6 +268,10 @@ class SidePanel(QWidget):
         self.transcript.setProperty("content", True)
         self.transcript.document().setMaximumBlockCount(400)
         self.transcript.setMinimumHeight(120)
+        self._follow = True
+        bar = self.transcript.verticalScrollBar()
+        bar.rangeChanged.connect(self._transcript_grew)
+        bar.valueChanged.connect(self._transcript_scrolled)
         root.addWidget(self.transcript, 2)
         self.partial = QLabel()
         self.partial.setObjectName("partial")
@@ -322,6 +326,7 @@ class SidePanel(QWidget):
             self._repolish(label)
         self.ticked.clear()
         self.transcript.clear()
+        self._follow = True
         self._partials.clear()
         self._show_partials()
         self.finals = 0
@@ -352,19 +357,19 @@ class SidePanel(QWidget):
     def _append(self, event: UtteranceFinal) -> None:
         color = style.MANAGER if event.speaker == "manager" else style.CLIENT
         who = html.escape(speaker_label(event.speaker))
-        bar = self.transcript.verticalScrollBar()
-        follow = bar.value() >= bar.maximum() - 8  # the manager scrolled up to read: leave them there
         self.transcript.append(
             f'<p style="margin:0 0 4px 0"><span style="color:{color};font-weight:600">{who}</span> '
             f'<span style="color:{style.MUTED}">{clock(event.start)}</span> '
             f'<span style="color:{color}">{html.escape(event.text)}</span></p>')
         self.finals += 1
-        if follow:
-            QTimer.singleShot(0, self, self._scroll_to_end)  # after the document's layout has grown
 
-    def _scroll_to_end(self) -> None:
-        bar = self.transcript.verticalScrollBar()
-        bar.setValue(bar.maximum())
+    def _transcript_grew(self, _minimum: int, maximum: int) -> None:
+        if self._follow:  # at the bottom: keep the newest words in view
+            self.transcript.verticalScrollBar().setValue(maximum)
+
+    def _transcript_scrolled(self, value: int) -> None:
+        # the manager scrolled up to read: leave them there until they scroll back to the bottom
+        self._follow = value >= self.transcript.verticalScrollBar().maximum() - 8
 
     def _show_partials(self) -> None:
         lines = [f"{speaker_label(s)}: {t}…" for s, t in self._partials.items() if t]

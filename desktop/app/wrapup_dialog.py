@@ -131,7 +131,11 @@ class WrapUpDialog(QDialog):
             combo.setMinimumContentsLength(18)
             combo.addItem("—", None)
             for key, label in choices.items():
-                combo.addItem(tr(label), key)
+                shown = tr(label)
+                # a pipeline's label is a whole description («А. Транзакционные продажи: клиент знает…»):
+                # its name in the list, the description on hover
+                combo.addItem(shown.split(":", 1)[0] if field == "pipeline" else shown, key)
+                combo.setItemData(combo.count() - 1, shown, Qt.ItemDataRole.ToolTipRole)
             wanted = None if value is None else str(value).lower() if isinstance(value, bool) else str(value)
             index = combo.findData(wanted)
             combo.setCurrentIndex(max(index, 0))
