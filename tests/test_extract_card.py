@@ -118,3 +118,15 @@ def test_budget_needs_a_budget_context() -> None:
              Utterance(1, "client", 1, 2, "ну тысяч на триста пятьдесят")]
     found = budget(asked, None)
     assert found is not None and found.value == 350_000
+
+
+@pytest.mark.parametrize("opening, expected", [
+    ("здравствуйте вы оставляли заявку на сайте на расчет вентиляции", "inbound"),
+    ("добрый день звоню по вашей заявке на обучение сотрудников", "inbound"),
+    ("добрый день я представляю компанию климат плюс мы занимаемся вентиляцией", "cold"),
+])
+def test_an_outbound_call_back_on_a_request_is_an_inbound_lead(opening: str, expected: str) -> None:
+    call = make([("manager", 0.0, 4.0, opening), ("client", 4.5, 6.0, "да слушаю вас говорите"),
+                 ("manager", 6.5, 9.0, "подскажите сколько у вас сотрудников"),
+                 ("client", 9.5, 12.0, "человек сорок в офисе")], direction="outbound")
+    assert build_card(call, [], 0.5)["lead_source"] == expected

@@ -29,6 +29,10 @@ _REPEAT = re.compile(r"\b(постоянн\w+ клиент|как в прошл�
 _INBOUND = re.compile(r"\b(сайт\w*|реклам\w*|яндекс\w*|гугл\w*|интернет\w*|поиск\w*|инстаграм\w*|вконтакте|"
                       r"соцсет\w*|нашел|нашла|нашли)")
 
+# An outbound call back on the client's own request is an inbound lead, not a cold call.
+_REQUESTED = re.compile(r"\b(оставлял\w*|оставил\w*|отправлял\w*)\s+(\w+\s+){0,2}заявк\w*|\bпо (вашей|вашему) "
+                        r"(заявке|запросу|обращению)|\bвы (нам )?(писали|запрашивали|обращались)")
+
 _WON = re.compile(r"\b(давайте оформлять|оформляем|оформляйте|выставляйте сч[её]т|присылай\w* сч[её]т|"
                   r"сч[её]т на (пред)?оплату|ссылк\w* на оплату|беру\b|берем однозначно|заказываю|"
                   r"в оплату запущу|оплачу|готов[ыа]? оплатить)")
@@ -93,6 +97,9 @@ def lead_source(utterances: list[Utterance], direction: str) -> Found | None:
         if u is not None:
             return Found("inbound", u.index, u.text, 0.7 if _INBOUND.search(_joined(u)) else 0.55)
     if direction == "outbound" and utterances:
+        asked = _first(utterances, _REQUESTED, None)
+        if asked is not None:
+            return Found("inbound", asked.index, asked.text, 0.75)
         return Found("cold", utterances[0].index, utterances[0].text, 0.55)
     return None
 
