@@ -43,7 +43,8 @@ QUERY_FRAME_WORDS = frozenset(
 _morph: pymorphy3.MorphAnalyzer | None = None
 
 
-def _analyzer() -> pymorphy3.MorphAnalyzer:
+def analyzer() -> pymorphy3.MorphAnalyzer:
+    """The process's one pymorphy3 analyzer (its dictionaries take tens of MB)."""
     global _morph
     if _morph is None:
         _morph = pymorphy3.MorphAnalyzer()
@@ -65,7 +66,7 @@ def lemma(word: str) -> str:
     ("дорого", "дорогое" -> "дорогой"; "нужно", "нужна" -> "нужный"), as speakers use them alike."""
     if not word or word[0].isdigit() or not ("а" <= word[0] <= "я"):
         return word
-    parse = _analyzer().parse(word)[0]
+    parse = analyzer().parse(word)[0]
     if parse.tag.POS in ("ADVB", "PRED") and word.endswith("о") and len(word) > 3:
         adjective = _adjective_of(word[:-1])
         if adjective:
@@ -76,9 +77,9 @@ def lemma(word: str) -> str:
 def _adjective_of(stem: str) -> str | None:
     for ending in ("ый", "ой", "ий"):
         candidate = stem + ending
-        if not _analyzer().word_is_known(candidate):
+        if not analyzer().word_is_known(candidate):
             continue
-        for parse in _analyzer().parse(candidate):
+        for parse in analyzer().parse(candidate):
             if parse.tag.POS == "ADJF" and parse.normal_form == candidate:
                 return candidate.replace("ё", "е")
     return None
@@ -87,7 +88,7 @@ def _adjective_of(stem: str) -> str | None:
 @lru_cache(maxsize=100_000)
 def verb_tense(word: str) -> str | None:
     """"past", "futr", "pres" or "impr" for a verb form ("подумал" → past, "подумаю" → futr), else None."""
-    tag = _analyzer().parse(word)[0].tag
+    tag = analyzer().parse(word)[0].tag
     if "VERB" not in tag and "INFN" not in tag:
         return None
     return next((t for t in ("past", "futr", "pres", "impr") if t in tag), None)
@@ -105,7 +106,7 @@ def promise_as_done(text: str) -> str | None:
     first-person future verb. "Я подумал и решил" is a decision, "я подумаю" is a stall."""
     out, changed = [], False
     for word in tokenize(text):
-        parse = _analyzer().parse(word)[0]
+        parse = analyzer().parse(word)[0]
         if "VERB" in parse.tag and "futr" in parse.tag and "1per" in parse.tag:
             number = "plur" if "plur" in parse.tag else "sing"
             form = parse.inflect({"past", number} | ({"masc"} if number == "sing" else set()))
@@ -120,7 +121,7 @@ def promise_as_done(text: str) -> str | None:
 @lru_cache(maxsize=200_000)
 def is_known(word: str) -> bool:
     """Whether the dictionary knows the word (unknown words may be recognition slips)."""
-    return bool(_analyzer().word_is_known(word))
+    return bool(analyzer().word_is_known(word))
 
 
 def lemmas(text: str, *, keep_stop_words: bool = False) -> list[str]:

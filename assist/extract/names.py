@@ -200,7 +200,7 @@ def _gender(first: str) -> str:
 
 
 def _surname_nominative(word: str, gender: str) -> str:
-    from assist.extract.text import analyzer
+    from knowledge.russian import analyzer
 
     for p in analyzer().parse(word):
         if "Surn" not in p.tag:

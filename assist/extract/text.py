@@ -11,19 +11,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import pymorphy3
+from knowledge.russian import analyzer
 
 _WORD = re.compile(r"[0-9a-zа-яё]+")
-
-_morph: pymorphy3.MorphAnalyzer | None = None
-
-
-def analyzer() -> pymorphy3.MorphAnalyzer:
-    global _morph
-    if _morph is None:
-        _morph = pymorphy3.MorphAnalyzer()
-    return _morph
-
 
 def tokens(text: str) -> list[str]:
     """Lower-case words of the text, "ё" folded to "е"."""
