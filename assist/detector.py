@@ -50,14 +50,19 @@ def neutral_phrases(path: Path = NEUTRAL_PATH) -> list[str]:
 
 
 def yaml_phrases(path: Path) -> dict[str, list[str]]:
-    """``label: [phrases]`` from a YAML file; a missing or unreadable file gives nothing."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {str(k): [str(x) for x in v] for k, v in data.items() if isinstance(v, list)}
+    """``label: [phrases]`` from a YAML file and its siblings ``<stem>_*.yaml`` (more of the same,
+    kept apart by topic); a missing or unreadable file gives nothing."""
+    out: dict[str, list[str]] = {}
+    for file in [path, *sorted(path.parent.glob(f"{path.stem}_*.yaml"))]:
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict):
+            for k, v in data.items():
+                if isinstance(v, list):
+                    out.setdefault(str(k), []).extend(str(x) for x in v)
+    return out
 
 
 @dataclass(frozen=True)
