@@ -49,11 +49,11 @@ def neutral_phrases(path: Path = NEUTRAL_PATH) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
-def yaml_phrases(path: Path) -> dict[str, list[str]]:
-    """``label: [phrases]`` from a YAML file and its siblings ``<stem>_*.yaml`` (more of the same,
-    kept apart by topic); a missing or unreadable file gives nothing."""
+def yaml_phrases(path: Path, siblings: bool = True) -> dict[str, list[str]]:
+    """``label: [phrases]`` from a YAML file and (``siblings``) the files ``<stem>_*.yaml`` beside it
+    (more of the same, written apart); a missing or unreadable file gives nothing."""
     out: dict[str, list[str]] = {}
-    for file in [path, *sorted(path.parent.glob(f"{path.stem}_*.yaml"))]:
+    for file in [path, *(sorted(path.parent.glob(f"{path.stem}_*.yaml")) if siblings else [])]:
         try:
             data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):
@@ -99,7 +99,8 @@ def training_set(cards: list[Card], neutral: list[str] | None = None) -> tuple[l
               if label in categories for t in texts]
     background = neutral_phrases() if neutral is None else neutral
     quiet += [(t, NONE) for t in background]
-    quiet += [(t, NONE) for texts in yaml_phrases(STEPS_PATH).values() for t in texts]
+    # Manager lines: the base phrasebook only (the checklist's extra lines add nothing here, measured).
+    quiet += [(t, NONE) for texts in yaml_phrases(STEPS_PATH, siblings=False).values() for t in texts]
     if not ONE_VS_REST:
         quiet = [(t, NONE) for t, _ in quiet]
     texts = [t for t, _ in positive] + [t for t, _ in quiet]

@@ -202,7 +202,7 @@ class CallSession:
     def _speech(self, core: CallCore, item: SpeechEvent) -> None:
         if item.kind == "partial":
             core.partial(item.speaker, item.text, item.at, index=item.index, start=item.start,
-                         received=item.received)
+                         received=item.received, settled=item.settled)
         else:
             core.final(item.speaker, item.text, item.start, item.end, item.at, index=item.index,
                        received=item.received, words=tuple((w.word, round(w.start, 3), round(w.end, 3))

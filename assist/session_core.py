@@ -206,14 +206,19 @@ class CallCore:
         return {i: (u.speaker, u.text, u.start) for i, u in self._open.items()}
 
     def partial(self, speaker: Speaker, text: str, at: float, *, index: int | None = None,
-                start: float | None = None, received: float | None = None) -> int:
-        """Words recognised so far in an utterance still going on; returns its index."""
+                start: float | None = None, received: float | None = None, settled: bool = False) -> int:
+        """Words recognised so far in an utterance still going on; returns its index. ``settled``: the
+        speaker paused after these words, so they are judged like a finished phrase (no agreement of
+        partials needed)."""
         received = time.perf_counter() if received is None else received
         i = self._index(speaker, index, at if start is None else start)
         current = self._open[i]
         current.text = text
         self.emit(PartialText(at, speaker, text))
-        if speaker == "client" and text.strip() and text != current.detected:
+        if speaker == "client" and text.strip() and settled:
+            current.detected = text
+            self._detect(i, text, current.start, at, received)
+        elif speaker == "client" and text.strip() and text != current.detected:
             current.detected = text
             self._detect_partial(current, i, text, at, received)
         return i

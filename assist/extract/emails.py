@@ -23,7 +23,7 @@ DOT_WORDS = frozenset({"точка", "дот"})
 DASH_WORDS = frozenset({"тире", "дефис", "минус"})
 UNDERSCORE_WORDS = frozenset({"подчеркивание", "подчеркиванием", "подчеркивания", "андерскор", "андерскоры"})
 FILLERS = frozenset({"слитно", "латиницей", "латинскими", "английскими", "буквами", "маленькими", "все", "нижнее",
-                     "через", "без", "пробелов", "пробела"})
+                     "через", "без", "пробелов", "пробела", "одним", "словом"})  # "одним словом" = "слитно"
 CUE_WORDS = frozenset({"почта", "почту", "почты", "почте", "адрес", "адреса", "ящик", "имейл", "емейл", "емайл",
                        "мейл", "мэйл", "email", "пишите", "записывайте", "запишите", "это", "вот", "на", "та",
                        "же", "моя", "мой", "наша", "наш", "ваша", "ваш"})
@@ -92,6 +92,7 @@ def _spoken_word(word: str) -> bool:
 
 
 def _render(toks: list[str]) -> str:
+    toks = [t for n, t in enumerate(toks) if not (t == "одним" and toks[n + 1:n + 2] == ["словом"])]
     out = []
     numbers = {s.start: s for s in find_numbers(toks) if not s.ordinal and not s.bare_scale}
     i = 0
@@ -124,7 +125,8 @@ def _local_start(toks: list[str], at: int) -> int:
         if t in FILLERS or _sign(toks, i - 1) is not None:
             i -= 1
             continue
-        if t in CUE_WORDS or not _spoken_word(t) or words >= 6:
+        letter = len(t) == 1 and i < at and _sign(toks, i) is not None  # "а точка лазарев": the initial "a"
+        if (t in CUE_WORDS or not _spoken_word(t) or words >= 6) and not letter:
             break
         words += 1
         i -= 1

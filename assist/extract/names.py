@@ -6,9 +6,11 @@ answer to "как к вам обращаться", the manager addressing the cl
 manager's own name and company (from "меня зовут ...", "компания ... здравствуйте") never become the
 client's. Companies follow an organisation word ("компания", "сеть", "ооо", "магазин", "называются")
 or are words the dictionary does not know ("волгометалле" -> "Волгометалл") said as the client's
-place ("у нас в ...", "из ..."). Cities are matched against a list of Russian cities in every case
-form, and weighed by who says them and how: "мы из екатеринбурга" or "к вам в самару" count,
-"выйти на казань" (a plan) does not.
+place ("у нас в ...", "из ..."), after the client's job in his introduction ("главный агроном колос"),
+or after "звоню в компанию" in the manager's words. Cities are matched against a list of Russian
+cities in every case form (and towns off the list by a place-name ending: "моршанск"), and weighed by
+who says them and how: "мы из екатеринбурга", "я с челябинска", "под воронежем", "точки по
+краснодару" or "к вам в самару" count, "выйти на казань" (a plan) does not.
 """
 
 from __future__ import annotations
@@ -46,7 +48,16 @@ ORG_WORDS = frozenset("""компания компании компанию ко
 # Kinds of organisation (lemmas): the name follows them in apposition ("бизнес центр орион", "клуб атлетика").
 ORG_LEMMAS = frozenset("""компания фирма сеть магазин фабрика завод клиника салон агентство холдинг студия ресторан кафе
 предприятие центр клуб бюро школа академия лаборатория аптека типография ателье комбинат отель гостиница
-мастерская питомник пекарня кофейня автосервис автосалон""".split())
+мастерская питомник пекарня кофейня автосервис автосалон хозяйство агрофирма агрохолдинг кооператив колхоз
+совхоз стоматология поликлиника бутик пиццерия столовая хостел застройщик издательство университет колледж лицей
+гимназия больница санаторий турбаза супермаркет минимаркет гипермаркет ветклиника зоомагазин автомойка шиномонтаж
+кондитерская автошкола металлобаза""".split())
+# Jobs a client names himself by; his organisation may follow in apposition ("главный агроном колос").
+_JOB_LEMMAS = frozenset("""директор агроном инженер технолог бухгалтер менеджер закупщик снабженец администратор
+управляющий руководитель владелец хозяин заведующий начальник юрист врач главврач""".split())
+# The endings of Russian town names: a place-name the dictionary knows ("Geox") with one of them is a town
+# even when it is not on the list ("моршанск", "кировоград"); regions and countries ("урал", "кубань") are not.
+_TOWN_ENDINGS = ("ск", "цк", "град", "бург", "поль")
 LEGAL_FORMS = frozenset("ооо оао зао пао ао ип нко ано".split())
 _GREETINGS = frozenset("алло здравствуйте добрый доброе день вечер утро привет спасибо до свидания".split())
 _NAME_QUESTIONS = ("как к вам обращаться", "как к вам можно обращаться", "как вас зовут", "как вас величать",
@@ -63,6 +74,9 @@ def _city_of(word: str) -> str | None:
         return _CITY_ALIASES[word]
     for p in parses(word):
         if p.lemma in _CITY_SET and ("Geox" in p.tag or p.lemma in _HYPHEN_PARTS):
+            return p.lemma
+    for p in parses(word):
+        if "Geox" in p.tag and p.score >= 0.3 and len(p.lemma) > 4 and p.lemma.endswith(_TOWN_ENDINGS):
             return p.lemma
     return None
 
@@ -234,8 +248,9 @@ def contact_name(utterances: list[Utterance], side: ManagerSide) -> Found | None
                     continue
                 greeting = i == 0 or toks[i - 1] in _GREETINGS or (i + 1 < len(toks) and toks[i + 1] in _GREETINGS)
                 patronymic = i + 1 < len(toks) and _is_patronymic(toks[i + 1])
-                if (i + 1 < len(toks) and toks[i + 1] in ("из", "у")) or (i and toks[i - 1] == "это"):
-                    continue
+                after = toks[i + 2:i + 3] if patronymic else toks[i + 1:i + 2]
+                if after in (["из"], ["у"]) or (i and toks[i - 1] == "это"):
+                    continue  # "николай петрович из агрофирмы рассвет": someone else, not the client
                 if not (greeting or patronymic or _is_name(t, strict=True)):
                     continue
                 score = 0.7 if patronymic else 0.6 if greeting else 0.45
@@ -245,7 +260,8 @@ def contact_name(utterances: list[Utterance], side: ManagerSide) -> Found | None
         for i, t in enumerate(toks):
             prev = toks[i - 1] if i else ""
             nxt = toks[i + 1] if i + 1 < len(toks) else ""
-            intro = prev in ("зовут", "это", "я") or (i >= 2 and toks[i - 2] in ("зовут", "это", "я"))
+            intro = prev in ("зовут", "это", "я") or (i >= 2 and toks[i - 2] in ("зовут", "это", "я")) or \
+                (nxt == "зовут" and prev == "меня")  # "меня андрей зовут"
             said_surname = prev in ("фамилия", "фамилию") or (i >= 2 and toks[i - 2] in ("фамилия", "фамилию"))
             if prev in _BAD_NAME_TOKENS or (nxt in ("из", "у") and not intro):
                 continue  # "сергей из волга банка": someone else
@@ -254,7 +270,7 @@ def contact_name(utterances: list[Utterance], side: ManagerSide) -> Found | None
             strong = asked or intro or full or nxt in ("слушаю", "слушает") or (client_seen <= 2 and i <= 4)
             if not strong and not said_surname:
                 continue
-            base = 0.95 if asked or prev == "зовут" or said_surname else 0.9 if intro else 0.8
+            base = 0.95 if asked or prev == "зовут" or nxt == "зовут" or said_surname else 0.9 if intro else 0.8
             if _is_name(t, strict=not (asked or intro)) and _name_lemma(t) not in side.names \
                     and not _rather_surname(t):
                 firsts.append((base, u.index, _first_nominative(t), u))
@@ -312,6 +328,10 @@ def _company_word_ok(word: str, after_org: bool = False) -> bool:
                and "Surn" not in p.tag and "Apro" not in p.tag and "Anum" not in p.tag for p in parses(word))
 
 
+def _job_word(word: str) -> bool:
+    return any(p.lemma in _JOB_LEMMAS and "NOUN" in p.tag and "nomn" in p.tag for p in parses(word))
+
+
 def _is_org_word(word: str) -> bool:
     return word in ORG_WORDS or any(p.lemma in ORG_LEMMAS and "NOUN" in p.tag and p.score >= 0.3
                                     for p in parses(word))
@@ -327,6 +347,10 @@ def _descriptor_end(toks: list[str], i: int) -> int:
             return i
         best = found[0]
         if "NOUN" in best.tag and "gent" in best.tag and not ({"Name", "Surn"} & best.tag):
+            # a chain of genitives ("сеть магазинов косметики лиса"): the name follows the last one
+            while j + 2 < len(toks) and _genitive_noun(toks[j + 1]) and _company_word_ok(toks[j + 2], True) \
+                    and _city_at(toks, j + 2) is None:
+                j += 1
             if j + 1 < len(toks) and _company_word_ok(toks[j + 1], after_org=True) and \
                     _city_at(toks, j + 1) is None:
                 return j + 1
@@ -334,6 +358,12 @@ def _descriptor_end(toks: list[str], i: int) -> int:
         if not ({"NOUN", "ADJF"} & best.tag):
             return i
     return i
+
+
+def _genitive_noun(word: str) -> bool:
+    found = parses(word)
+    return bool(found) and word not in _COMPANY_STOP and "NOUN" in found[0].tag and "gent" in found[0].tag \
+        and not ({"Name", "Surn"} & found[0].tag)
 
 
 def _legal_name(toks: list[str], i: int) -> list[str]:
@@ -387,9 +417,11 @@ def company(utterances: list[Utterance], side: ManagerSide) -> Found | None:
     found: list[tuple[float, int, str, Utterance]] = []
     own = {w for w in side.company_words}
     own_lemmas = {parses(w)[0].lemma if parses(w) else w for w in own}
+    client_turn = 0
     for n, u in enumerate(utterances):
         toks = tokens(u.text)
         client = u.speaker == "client"
+        client_turn += client
         intro_cut = len(toks)
         if not client:
             for i, t in enumerate(toks):
@@ -408,6 +440,18 @@ def company(utterances: list[Utterance], side: ManagerSide) -> Found | None:
                         candidates.append((0.9, words, True))
                     elif i < intro_cut and not (n == 0 and i <= 1 and u.speaker == "manager"):
                         candidates.append((0.7, words, True))
+            if not client and i >= 2 and _is_org_word(t) and toks[i - 1] in ("в", "во") and \
+                    any(w.startswith("звон") for w in toks[max(0, i - 4):i - 1]):
+                # the manager names whom he calls: "я звоню в компанию техноком" (outbound)
+                words = _company_tokens(toks, _descriptor_end(toks, i + 1))
+                if words:
+                    candidates.append((0.95, words, True))
+            if client and client_turn <= 2 and i >= 1 and _job_word(toks[i - 1]) and not _is_org_word(t) and (
+                    not is_known(t) or (has_tag(t, "NOUN", "nomn") and not has_tag(t, "Name", "nomn", min_score=0.25))):
+                # the organisation after the client's job in his introduction: "главный агроном колос"
+                words = _company_tokens(toks, i)
+                if words:
+                    candidates.append((0.75, words, True))
             prev2 = " ".join(toks[max(0, i - 2):i])
             if client and i and (prev2.endswith("у нас в") or prev2 == "нас в" or toks[i - 1] in ("из", "это")):
                 words = _company_tokens(toks, i)
@@ -458,10 +502,13 @@ def city(utterances: list[Utterance]) -> Found | None:
             if near & _PLAN_VERBS or prev == "на":
                 score = 0.2  # "выйти на казань": a plan, not where the client is
             elif client:
-                if prev == "из" or ("у нас" in window and prev in ("в", "во")):
-                    score = 0.9
-                elif prev in ("в", "во") and case == "loct":
-                    score = 0.85
+                if prev == "из" or ("у нас" in window and prev in ("в", "во")) or (prev in ("с", "со")
+                                                                                   and case == "gent"):
+                    score = 0.9  # "мы из тулы", "я сам с челябинска" (spoken "from")
+                elif (prev in ("в", "во") and case == "loct") or (prev == "под" and case == "ablt"):
+                    score = 0.85  # "у нас склад в туле", "хозяйство под воронежем"
+                elif prev == "по" and has_tag(toks[i + used - 1], "Geox", "datv"):
+                    score = 0.7  # "точки по краснодару": where the client works
                 elif i <= 1:
                     score = 0.85  # the answer to "куда доставка", "адрес": "краснодар улица северная"
                 elif prev in ("в", "во") or not prev or (case == "nomn" and client_turn <= 2):
@@ -477,6 +524,8 @@ def city(utterances: list[Utterance]) -> Found | None:
                     score = 0.55
                 else:
                     score = 0.35
+            if name not in _CITY_SET:
+                score -= 0.05  # a town off the list (by its ending) is a little less sure than a listed city
             found.append((score, u.index, display_city(name), u))
             i += used
     if not found:
@@ -490,6 +539,8 @@ def city(utterances: list[Utterance]) -> Found | None:
 def _case_of(word: str) -> str:
     for p in parses(word):
         if "Geox" in p.tag:
+            if "loc2" in p.tag:
+                return "loct"  # "в ростове на дону"
             for case in ("nomn", "gent", "datv", "accs", "ablt", "loct"):
                 if case in p.tag:
                     return case

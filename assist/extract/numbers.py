@@ -228,6 +228,7 @@ class Amount:
     start: int
     end: int
     value: int
+    shorthand: bool = False  # "два шестьсот": two numbers, the scale left unsaid (read as thousands)
 
 
 def find_amounts(toks: list[str]) -> list[Amount]:
@@ -257,7 +258,7 @@ def find_amounts(toks: list[str]) -> list[Amount]:
         elif (not s.last_scale and 0 < s.value < 1000 and nxt is not None and nxt.start == s.end
               and not nxt.last_scale and not nxt.bare_scale and 100 <= nxt.value < 1000
               and len(nxt.groups) == 1):
-            out.append(Amount(s.start, nxt.end, s.value * 1000 + nxt.value))  # "двести сорок семь двести"
+            out.append(Amount(s.start, nxt.end, s.value * 1000 + nxt.value, True))  # "двести сорок семь двести"
             k += 2
             continue
         out.append(Amount(s.start, s.end, value))

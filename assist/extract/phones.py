@@ -94,20 +94,26 @@ def find_phones(text: str) -> list[PhoneMatch]:
 
 _MANAGER_REPEATS = re.compile(r"\b(ваш|правильно|записал|записала|записываю|повторю|верно)")
 _MANAGER_OWN = re.compile(r"\b(мой|мои|наш|запишите|запишите мой|оставлю)")
+# the client confirms a number the manager reads out ("номер прежний восемь девятьсот ..." - "да этот")
+_CONFIRMED = re.compile(r"^(да|верно|правильно|точно|все верно|да да|этот|он самый)\b")
 
 
 def client_phone(utterances: list[Utterance]) -> Found | None:
     """The client's number: the last one the client dictated (a correction wins), or the manager's
     read-back of the client's number; the manager's own number never."""
     found: Found | None = None
-    for u in utterances:
+    for n, u in enumerate(utterances):
         phones = find_phones(u.text)
         if not phones:
             continue
         if u.speaker == "manager":
             joined = " ".join(tokens(u.text))
-            if _MANAGER_OWN.search(joined) or not _MANAGER_REPEATS.search(joined):
+            if _MANAGER_OWN.search(joined):
                 continue
+            if not _MANAGER_REPEATS.search(joined):
+                reply = utterances[n + 1] if n + 1 < len(utterances) else None
+                if reply is None or reply.speaker != "client" or not _CONFIRMED.search(" ".join(tokens(reply.text))):
+                    continue
             found = Found(phones[-1].e164, u.index, u.text, 0.7)
             continue
         found = Found(phones[-1].e164, u.index, u.text, 0.9)
