@@ -15,6 +15,7 @@ from pathlib import Path
 
 from assist.classifier import TextClassifier
 from assist.detector import DETECTOR_DATA, NONE, STEPS_PATH, neutral_phrases, yaml_phrases
+from assist.extract.names import own_company_named
 from assist.phrases import PhraseMatcher
 from knowledge.cards import Card
 from knowledge.embeddings import Embedder
@@ -22,6 +23,8 @@ from knowledge.settings import data_dir
 from knowledge.taxonomy import Taxonomy
 
 THRESHOLD = 0.4
+COMPANY_INTRO = "company_intro"
+NOT_ON_OUTBOUND = {"lead_source_question"}  # steps that do not apply when the manager placed the call
 MANAGER_LOOKALIKES_PATH = DETECTOR_DATA / "manager_lookalikes.yaml"
 
 
@@ -73,14 +76,23 @@ class ChecklistTracker:
                                           cache_dir=cache_dir or data_dir() / "detector")
         self.threshold = THRESHOLD if threshold is None else threshold
         self.done: dict[str, StepTick] = {}
+        self.turns = 0  # manager turns heard
 
     def hear(self, utterance: int, at: float, text: str) -> list[StepTick]:
         """Steps newly covered by this manager turn."""
         windows = PhraseMatcher.windows(text)
         if not windows:
             return []
+        self.turns += 1
         probs = self.model.predict_proba(windows)
         new: list[StepTick] = []
+        # A company's name is any words ("климат юг добрый день"): no phrase teaches that, the opening
+        # turn's structure does (before the greeting of an inbound call, after "это <имя>", after an org word).
+        if self.turns == 1 and COMPANY_INTRO in self.steps and COMPANY_INTRO not in self.done:
+            named = own_company_named(text)
+            if named:
+                self.done[COMPANY_INTRO] = StepTick(COMPANY_INTRO, utterance, at, named, 1.0)
+                new.append(self.done[COMPANY_INTRO])
         for step in self.steps:
             if step in self.done or step not in self.model.classes:
                 continue
@@ -95,5 +107,13 @@ class ChecklistTracker:
     def state(self) -> dict[str, bool]:
         return {step: step in self.done for step in self.steps}
 
-    def compliance(self) -> float:
-        return round(len(self.done) / len(self.steps), 3) if self.steps else 0.0
+    def applicable(self, direction: str = "") -> list[str]:
+        """The script's steps that apply to this call: on an outbound call the manager found the client
+        himself, so "how did you hear about us" does not apply."""
+        skip = NOT_ON_OUTBOUND if direction == "outbound" else set()
+        return [s for s in self.steps if s not in skip or s in self.done]
+
+    def compliance(self, direction: str = "") -> float:
+        """Share of the applicable steps done (``direction``: "outbound", "inbound" or unknown)."""
+        steps = self.applicable(direction)
+        return round(sum(s in self.done for s in steps) / len(steps), 3) if steps else 0.0

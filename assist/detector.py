@@ -42,11 +42,16 @@ FULL_WINDOW = False
 
 
 def neutral_phrases(path: Path = NEUTRAL_PATH) -> list[str]:
-    """Ordinary client talk (greetings, answers, details): the background every hint must beat."""
-    if not path.exists():
-        return []
-    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
-    return [line for line in lines if line and not line.startswith("#")]
+    """Ordinary client talk (greetings, answers, details): the background every hint must beat; from
+    ``path`` and the files ``<stem>_*.txt`` beside it."""
+    out: list[str] = []
+    for file in [path, *sorted(path.parent.glob(f"{path.stem}_*.txt"))]:
+        try:
+            lines = (line.strip() for line in file.read_text(encoding="utf-8").splitlines())
+        except OSError:
+            continue
+        out += [line for line in lines if line and not line.startswith("#")]
+    return out
 
 
 def yaml_phrases(path: Path, siblings: bool = True) -> dict[str, list[str]]:

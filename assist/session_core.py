@@ -294,7 +294,7 @@ class CallCore:
     def result(self, transcript: Transcript) -> dict[str, Any]:
         """The analysis result of the contract: hints, checklist, the CRM card (wrap-up), problems."""
         objections = list(dict.fromkeys(h.category for h in self.policy.hints))
-        card = build_card(transcript, objections, self.tracker.compliance())
+        card = build_card(transcript, objections, self.tracker.compliance(transcript.direction))
         return {
             "call_id": transcript.call_id,
             "hints": [h.to_json() for h in self.policy.hints],

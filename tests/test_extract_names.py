@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from assist.extract.names import city, company, contact_name, manager_side
+import pytest
+
+from assist.extract.names import city, company, contact_name, manager_side, own_company_named
 from assist.transcript import Utterance
 
 
@@ -78,3 +80,15 @@ def test_city_weighing() -> None:
     assert city(visit) is not None and city(visit).value == "Нижний Новгород"  # type: ignore[union-attr]
     located = talk(("client", "наш офис в ростове на дону а склад в батайске"))
     assert city(located) is not None and city(located).value == "Ростов-на-Дону"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("text", "company"), [
+    ("стальпром добрый день слушаю вас", "стальпром"),  # an inbound call is answered with the company
+    ("добрый день меня зовут анна компания теплострой", "теплострой"),
+    ("здравствуйте это олег из стройресурса удобно говорить", "стройресурса"),
+    ("марина добрый день меня зовут олег", None),  # an outbound call opens with the client's name
+    ("алло здравствуйте слушаю", None),
+    ("меня зовут олег из москвы", None),
+])
+def test_manager_names_his_own_company_in_the_opening_turn(text: str, company: str | None) -> None:
+    assert own_company_named(text) == company

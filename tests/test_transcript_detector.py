@@ -77,6 +77,10 @@ def test_checklist_ticks_steps_with_the_words_that_did_them() -> None:
     assert tracker.state()["budget_question"] is True
     assert tracker.state().get("lead_source_question") is False
     assert 0 < tracker.compliance() < 1
+    # The lead source question does not apply when the manager placed the call.
+    done = sum(tracker.state().values())
+    assert tracker.compliance("inbound") == round(done / len(tracker.steps), 3)
+    assert tracker.compliance("outbound") == round(done / (len(tracker.steps) - 1), 3)
 
 
 def test_cached_classifier_is_reused_and_damage_means_retraining(tmp_path: Path) -> None:

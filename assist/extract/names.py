@@ -545,3 +545,25 @@ def _case_of(word: str) -> str:
                 if case in p.tag:
                     return case
     return ""
+
+
+def own_company_named(text: str) -> str | None:
+    """The manager's own company as he names it in his opening turn, or None: before the greeting of
+    an inbound call ("климат юг добрый день"), after an org word ("меня зовут денис компания вектор"),
+    or right after "это <имя>" ("это сергей лидер логистик"). Names of people do not count (an outbound
+    call opens with the client's name: "татьяна добрый день")."""
+    toks = tokens(text)
+    if not toks:
+        return None
+    side = manager_side([Utterance(0, "manager", 0.0, 0.0, text)])
+    if not any(t in _GREETINGS or t in ("зовут", "это") for t in toks):
+        side.company_words = set()  # no greeting, no introduction: a short turn is not a company's name
+    words = [w for w in toks if w in side.company_words and _company_word_ok(w, after_org=True)
+             and not _is_name(w, strict=True) and not _is_patronymic(w) and not _is_surname(w)]
+    for i, t in enumerate(toks[:-3]):  # "это ольга из вектора", "меня зовут олег из стройресурса"
+        if t in ("зовут", "это") and _is_name(toks[i + 1], strict=False) and toks[i + 2] == "из":
+            word = toks[i + 3]
+            if word not in ORG_WORDS and word not in _COMPANY_STOP and _city_of(word) is None and \
+                    (not is_known(word) or has_tag(word, "NOUN")):
+                words.append(word)
+    return " ".join(words) if words else None
