@@ -84,7 +84,20 @@ class TextClassifier:
     def predict_proba(self, texts: Sequence[str]) -> Matrix:
         if not texts:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        logits = self._matrix(texts) @ self.coef.T + self.intercept
+        return self.proba_of(self._matrix(texts))
+
+    def matrix(self, texts: Sequence[str]) -> Matrix:
+        """The features of ``texts`` (another model fitted on the same texts reads the same matrix)."""
+        return self._matrix(texts)
+
+    def reads_like(self, other: TextClassifier) -> bool:
+        """Whether ``other`` builds the same feature matrix (same words, weights and embedding)."""
+        return self.vocabulary == other.vocabulary and self.sparse_weight == other.sparse_weight and \
+            self.embedder is other.embedder and np.array_equal(self.idf, other.idf)
+
+    def proba_of(self, matrix: Matrix) -> Matrix:
+        """Class probabilities from a feature matrix of ``matrix()``."""
+        logits = matrix @ self.coef.T + self.intercept
         if self.one_vs_rest or self.coef.shape[0] == 1:
             sig: Matrix = (1 / (1 + np.exp(-logits))).astype(np.float32)
             if self.coef.shape[0] == 1:  # two classes: sklearn keeps one row, for the second class

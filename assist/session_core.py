@@ -128,7 +128,7 @@ class HintEngine:
         self.searcher.embedder = self.embedder
         self.detector = CategoryDetector(self.cards, self.embedder)
         if self.detector.model is not None and self.embedder is not None:
-            self.detector.model.embedder = self.embedder  # a model memoized by another engine keeps its own
+            self.detector.use_embedder(self.embedder)  # a model memoized by another engine keeps its own
         self._choices: OrderedDict[tuple[str, str, str, str | None, str | None], CardChoice] = OrderedDict()
         self._lock = threading.Lock()
 
