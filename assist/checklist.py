@@ -49,7 +49,8 @@ def step_training_set(cards: list[Card], steps: list[str]) -> tuple[list[str], l
     for step, lines in yaml_phrases(MANAGER_LOOKALIKES_PATH).items():
         texts += lines  # touches the step's topic without doing it (maybe doing another step)
         labels += [f"{NONE}:{step}" if step in steps else NONE] * len(lines)
-    quiet = [c.say for c in cards if c.say and c.kind != "script"] + neutral_phrases()
+    # Client talk: the base file only (the detector's extra client lines cost the checklist 0.01-0.03, measured).
+    quiet = [c.say for c in cards if c.say and c.kind != "script"] + neutral_phrases(siblings=False)
     return texts + quiet, labels + [NONE] * len(quiet)
 
 

@@ -17,7 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
+import os
+import subprocess
+import sys
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from itertools import pairwise
@@ -31,6 +36,8 @@ from knowledge.embeddings import Embedder
 from knowledge.russian import lemma, lemmas, tokenize, verb_tense
 
 FORMAT = 1
+FIT_TIMEOUT_S = 1800
+log = logging.getLogger(__name__)
 QUIET = "_none"  # a label for examples that must raise nothing
 # "_none:X": quiet for X only (a look-alike of X); with one_vs_rest, the other classes do not see it
 _MEMO: dict[str, TextClassifier] = {}  # fitted models of this process, by training-data key
@@ -131,22 +138,12 @@ class TextClassifier:
             if loaded is not None:
                 _MEMO[key] = loaded
                 return loaded
-        from scipy.sparse import csr_matrix, hstack
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-
-        vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True)
-        sparse = vectorizer.fit_transform(texts) * sparse_weight
-        matrix = hstack([sparse, csr_matrix(embedder.encode(texts))]).tocsr() if embedder else sparse
-        base = LogisticRegression(C=c, max_iter=3000, class_weight="balanced" if balanced else None)
-        if one_vs_rest:
-            classes, coef, intercept = _one_vs_rest(matrix, labels, base)
-        else:
-            model = base.fit(matrix, labels)
-            classes, coef, intercept = [str(x) for x in model.classes_], model.coef_, model.intercept_
-        vocabulary = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
-        fitted = cls(classes, vocabulary, vectorizer.idf_.astype(np.float32), coef.astype(np.float32),
-                     intercept.astype(np.float32), sparse_weight, embedder, one_vs_rest)
+        dense = embedder.encode(texts) if embedder else None
+        fitted = _fit_in_child(texts, labels, dense, c, sparse_weight, one_vs_rest, balanced, cache_dir)
+        if fitted is None:  # no child process here (or it failed): fit in this one
+            fitted = fit(texts, labels, dense, c=c, sparse_weight=sparse_weight, one_vs_rest=one_vs_rest,
+                         balanced=balanced)
+        fitted = fitted.with_embedder(embedder)
         if path:
             fitted.save(path)
         _MEMO[key] = fitted
@@ -174,6 +171,53 @@ class TextClassifier:
                            float(meta["sparse_weight"]), embedder, bool(meta.get("one_vs_rest")))
         except (OSError, ValueError, KeyError):
             return None
+
+
+def fit(texts: list[str], labels: list[str], dense: Matrix | None, *, c: float, sparse_weight: float,
+        one_vs_rest: bool, balanced: bool) -> TextClassifier:
+    """Fit TF-IDF and logistic regression (scikit-learn); ``dense``: the texts' sentence vectors, if any."""
+    from scipy.sparse import csr_matrix, hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True)
+    sparse = vectorizer.fit_transform(texts) * sparse_weight
+    matrix = hstack([sparse, csr_matrix(dense)]).tocsr() if dense is not None else sparse
+    base = LogisticRegression(C=c, max_iter=3000, class_weight="balanced" if balanced else None)
+    if one_vs_rest:
+        classes, coef, intercept = _one_vs_rest(matrix, labels, base)
+    else:
+        model = base.fit(matrix, labels)
+        classes, coef, intercept = [str(x) for x in model.classes_], model.coef_, model.intercept_
+    vocabulary = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
+    return TextClassifier(classes, vocabulary, vectorizer.idf_.astype(np.float32), coef.astype(np.float32),
+                          intercept.astype(np.float32), sparse_weight, None, one_vs_rest)
+
+
+def _fit_in_child(texts: list[str], labels: list[str], dense: Matrix | None, c: float, sparse_weight: float,
+                  one_vs_rest: bool, balanced: bool, cache_dir: Path | None) -> TextClassifier | None:
+    """Fit in a child process (``assist.fit_worker``): scikit-learn and the fitting's peak memory (several
+    hundred MB) stay out of the app, which keeps only the small fitted model. None when that fails."""
+    if cache_dir is None or os.environ.get("SUFLER_FIT_IN_PROCESS"):
+        return None
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache_dir, prefix="fit-") as tmp:
+            job, out = Path(tmp) / "job.npz", Path(tmp) / "model.npz"
+            np.savez(job, dense=dense if dense is not None else np.zeros((0, 0), dtype=np.float32),
+                     meta=np.array(json.dumps({"texts": texts, "labels": labels, "c": c,
+                                               "sparse_weight": sparse_weight, "one_vs_rest": one_vs_rest,
+                                               "balanced": balanced, "dense": dense is not None})))
+            proc = subprocess.run([sys.executable, "-m", "assist.fit_worker", str(job), str(out)],
+                                  capture_output=True, text=True, timeout=FIT_TIMEOUT_S, check=False)
+            if proc.returncode != 0:
+                log.warning("fitting in a child process failed (%s), fitting here: %s", proc.returncode,
+                            proc.stderr.strip()[-300:])
+                return None
+            return TextClassifier.load(out, None)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("fitting in a child process failed, fitting here: %s", exc)
+        return None
 
 
 def _one_vs_rest(matrix: Any, labels: list[str], base: Any) -> tuple[list[str], Matrix, Matrix]:

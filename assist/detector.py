@@ -29,7 +29,7 @@ from knowledge.embeddings import Embedder
 from knowledge.russian import promise_as_done, without_negation
 from knowledge.settings import RESOURCES, data_dir
 
-THRESHOLD = 0.85
+THRESHOLD = 0.8
 NONE = QUIET
 DETECTOR_DATA = RESOURCES / "detector"
 NEUTRAL_PATH = DETECTOR_DATA / "neutral.txt"
@@ -46,11 +46,11 @@ ENSEMBLE = True
 FULL_WINDOW = False
 
 
-def neutral_phrases(path: Path = NEUTRAL_PATH) -> list[str]:
+def neutral_phrases(path: Path = NEUTRAL_PATH, siblings: bool = True) -> list[str]:
     """Ordinary client talk (greetings, answers, details): the background every hint must beat; from
-    ``path`` and the files ``<stem>_*.txt`` beside it."""
+    ``path`` and (``siblings``) the files ``<stem>_*.txt`` beside it."""
     out: list[str] = []
-    for file in [path, *sorted(path.parent.glob(f"{path.stem}_*.txt"))]:
+    for file in [path, *(sorted(path.parent.glob(f"{path.stem}_*.txt")) if siblings else [])]:
         try:
             lines = (line.strip() for line in file.read_text(encoding="utf-8").splitlines())
         except OSError:
