@@ -19,7 +19,7 @@ from assist.extract.names import own_company_named
 from assist.phrases import PhraseMatcher
 from knowledge.cards import Card
 from knowledge.embeddings import Embedder
-from knowledge.settings import data_dir
+from knowledge.settings import model_cache_dir
 from knowledge.taxonomy import Taxonomy
 
 THRESHOLD = 0.4
@@ -74,7 +74,7 @@ class ChecklistTracker:
         texts, labels = step_training_set(cards, list(taxonomy.checklist_steps))
         self.model = TextClassifier.train(texts, labels, embedder, one_vs_rest=True, balanced=True, c=4.0,
                                           sparse_weight=1.5,
-                                          cache_dir=cache_dir or data_dir() / "detector")
+                                          cache_dir=cache_dir or model_cache_dir())
         self.threshold = THRESHOLD if threshold is None else threshold
         self.done: dict[str, StepTick] = {}
         self.turns = 0  # manager turns heard

@@ -151,7 +151,7 @@ class TextClassifier:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # processes sharing the cache do not collide
         np.savez_compressed(tmp, coef=self.coef, intercept=self.intercept, idf=self.idf,
                             meta=np.array(json.dumps({"format": FORMAT, "classes": self.classes,
                                                       "vocabulary": self.vocabulary,

