@@ -23,7 +23,6 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 from assist.events import Event
 from assist.transcript import Transcript, Utterance
 from knowledge.settings import data_dir
+from knowledge.sqlite_wal import use_wal
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -103,7 +103,7 @@ class CallStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            _use_wal(self._db)
+            use_wal(self._db)
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
             with self._tx():
@@ -249,17 +249,3 @@ class _Errors:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
         if exc is not None and isinstance(exc, sqlite3.Error):
             raise CallStoreError(f"{self.path}: запись в базу звонков не удалась: {exc}") from exc
-
-
-def _use_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:
-    """Switch to WAL once; SQLite answers "locked" at once (no busy wait) while another connection to
-    calls.db (the card store, a delivery worker) is mid-transaction, so read the mode first and retry."""
-    for attempt in range(attempts):
-        try:
-            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
-                conn.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05)

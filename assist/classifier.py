@@ -97,10 +97,11 @@ class TextClassifier:
         """The features of ``texts`` (another model fitted on the same texts reads the same matrix)."""
         return self._matrix(texts)
 
-    def reads_like(self, other: TextClassifier) -> bool:
-        """Whether ``other`` builds the same feature matrix (same words, weights and embedding)."""
+    def same_words(self, other: TextClassifier) -> bool:
+        """Whether ``other`` builds the same word features (fitted on the same texts); compare once,
+        the vocabularies are large."""
         return self.vocabulary == other.vocabulary and self.sparse_weight == other.sparse_weight and \
-            self.embedder is other.embedder and np.array_equal(self.idf, other.idf)
+            np.array_equal(self.idf, other.idf)
 
     def proba_of(self, matrix: Matrix) -> Matrix:
         """Class probabilities from a feature matrix of ``matrix()``."""

@@ -46,11 +46,16 @@ ENSEMBLE = True
 FULL_WINDOW = False
 
 
+def _with_siblings(path: Path, siblings: bool) -> list[Path]:
+    """``path`` and (``siblings``) the files ``<stem>_*<suffix>`` beside it: more of the same, written apart."""
+    more = sorted(path.parent.glob(f"{path.stem}_*{path.suffix}")) if siblings else []
+    return [path, *more]
+
+
 def neutral_phrases(path: Path = NEUTRAL_PATH, siblings: bool = True) -> list[str]:
-    """Ordinary client talk (greetings, answers, details): the background every hint must beat; from
-    ``path`` and (``siblings``) the files ``<stem>_*.txt`` beside it."""
+    """Ordinary client talk (greetings, answers, details): the background every hint must beat."""
     out: list[str] = []
-    for file in [path, *(sorted(path.parent.glob(f"{path.stem}_*.txt")) if siblings else [])]:
+    for file in _with_siblings(path, siblings):
         try:
             lines = (line.strip() for line in file.read_text(encoding="utf-8").splitlines())
         except OSError:
@@ -60,10 +65,9 @@ def neutral_phrases(path: Path = NEUTRAL_PATH, siblings: bool = True) -> list[st
 
 
 def yaml_phrases(path: Path, siblings: bool = True) -> dict[str, list[str]]:
-    """``label: [phrases]`` from a YAML file and (``siblings``) the files ``<stem>_*.yaml`` beside it
-    (more of the same, written apart); a missing or unreadable file gives nothing."""
+    """``label: [phrases]`` from a YAML file (and its siblings); a missing or unreadable file gives nothing."""
     out: dict[str, list[str]] = {}
-    for file in [path, *(sorted(path.parent.glob(f"{path.stem}_*.yaml")) if siblings else [])]:
+    for file in _with_siblings(path, siblings):
         try:
             data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):
@@ -151,6 +155,7 @@ class CategoryDetector:
         self._none = self.model.classes.index(NONE) if self.model and NONE in self.model.classes else -1
         self._rival_columns = [self.rival.classes.index(c) for c in self.model.classes] \
             if self.model and self.rival else []
+        self._rival_same_words = bool(self.model and self.rival and self.model.same_words(self.rival))
 
     def use_embedder(self, embedder: Embedder | None) -> None:
         """Encode with ``embedder`` (another instance of the same model, e.g. one with a cache)."""
@@ -166,7 +171,8 @@ class CategoryDetector:
         matrix = self.model.matrix(windows)
         probs = self.model.proba_of(matrix)
         if self.rival is not None:
-            rival = self.rival.proba_of(matrix if self.model.reads_like(self.rival) else self.rival.matrix(windows))
+            shared = self._rival_same_words and self.rival.embedder is self.model.embedder
+            rival = self.rival.proba_of(matrix if shared else self.rival.matrix(windows))
             probs = np.sqrt(probs * rival[:, self._rival_columns]).astype(np.float32)
         return probs
 

@@ -9,9 +9,9 @@ each edit, the confirmation), ``outbox`` one row per (call, CRM target) with the
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
+from knowledge.sqlite_wal import use_wal
 from sync.state import transaction
 
 __all__ = ["connect", "transaction"]
@@ -69,27 +69,13 @@ CREATE TABLE IF NOT EXISTS outbox_targets (
 """
 
 
-def _use_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:
-    """Switch to WAL once. The switch needs the file to itself and SQLite answers "locked" at once
-    (no busy wait) while another connection (the call session, a delivery worker) is mid-transaction;
-    a file already in WAL needs no switch, so read the mode first and retry the switch briefly."""
-    for attempt in range(attempts):
-        try:
-            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
-                conn.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05)
-
 
 def connect(path: Path) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit) with the CRM tables created."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
-    _use_wal(conn)
+    use_wal(conn)
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
